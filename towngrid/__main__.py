@@ -1,0 +1,3 @@
+from towngrid.cli import main
+
+main()

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from towngrid.core import views_home
+
+api_v1 = [
+    path("", include("towngrid.accounts.api_urls")),
+    path("", include("towngrid.grids.api_urls")),
+]
+
+urlpatterns = [
+    path("", views_home.home, name="home"),
+    path("accounts/", include("towngrid.accounts.urls")),
+    path("grids/", include("towngrid.grids.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
