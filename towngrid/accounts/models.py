@@ -9,16 +9,16 @@ from django.utils.translation import gettext_lazy as _
 class Department(models.Model):
     """A functional department (职能部门) that handles cases, runs projects and owns devices."""
 
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=100, unique=True)
-    short_name = models.CharField(_("short name"), max_length=40, blank=True)
-    sort = models.PositiveSmallIntegerField(_("order"), default=0)
-    active = models.BooleanField(_("active"), default=True)
+    code = models.SlugField(_("编码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=100, unique=True)
+    short_name = models.CharField(_("简称"), max_length=40, blank=True)
+    sort = models.PositiveSmallIntegerField(_("排序"), default=0)
+    active = models.BooleanField(_("在岗"), default=True)
 
     class Meta:
         ordering = ["sort", "code"]
-        verbose_name = _("department")
-        verbose_name_plural = _("departments")
+        verbose_name = _("部门")
+        verbose_name_plural = _("部门")
 
     def __str__(self) -> str:
         return self.name
@@ -34,51 +34,51 @@ class ScopeKind(models.TextChoices):
 class Role(models.Model):
     """A role is data: its scope kind and its capabilities are edited in the admin."""
 
-    code = models.SlugField(_("code"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=50)
-    scope_kind = models.CharField(_("scope"), max_length=20, choices=ScopeKind.choices)
-    capabilities = models.JSONField(_("capabilities"), default=list, blank=True)
-    description = models.TextField(_("description"), blank=True)
-    sort = models.PositiveSmallIntegerField(_("order"), default=0)
+    code = models.SlugField(_("编码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=50)
+    scope_kind = models.CharField(_("数据范围"), max_length=20, choices=ScopeKind.choices)
+    capabilities = models.JSONField(_("权限"), default=list, blank=True)
+    description = models.TextField(_("说明"), blank=True)
+    sort = models.PositiveSmallIntegerField(_("排序"), default=0)
 
     class Meta:
         ordering = ["sort", "code"]
-        verbose_name = _("role")
-        verbose_name_plural = _("roles")
+        verbose_name = _("角色")
+        verbose_name_plural = _("角色")
 
     def __str__(self) -> str:
         return self.name
 
 
 class User(AbstractUser):
-    display_name = models.CharField(_("display name"), max_length=50, blank=True)
+    display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     role = models.ForeignKey(
-        Role, verbose_name=_("role"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Role, verbose_name=_("角色"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     scope = models.ForeignKey(
         "grids.GridNode",
-        verbose_name=_("grid scope"),
+        verbose_name=_("网格范围"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        help_text=_("The user sees this grid node and everything below it."),
+        help_text=_("用户可见此网格及其下级的全部数据。"),
     )
     department = models.ForeignKey(
         Department,
-        verbose_name=_("department"),
+        verbose_name=_("部门"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="users",
     )
-    is_demo = models.BooleanField(_("demo account"), default=False)
-    failed_logins = models.PositiveSmallIntegerField(_("failed logins"), default=0)
-    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    is_demo = models.BooleanField(_("演示账户"), default=False)
+    failed_logins = models.PositiveSmallIntegerField(_("登录失败次数"), default=0)
+    locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("user")
-        verbose_name_plural = _("users")
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
 
     def __str__(self) -> str:
         return self.display_name or self.username
@@ -97,8 +97,8 @@ class ApiToken(models.Model):
     """An API token. Only its SHA-256 is stored; the key is shown once, when it is issued."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(_("name"), max_length=100, blank=True)
-    prefix = models.CharField(_("prefix"), max_length=8)
+    name = models.CharField(_("名称"), max_length=100, blank=True)
+    prefix = models.CharField(_("前缀"), max_length=8)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -107,8 +107,8 @@ class ApiToken(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = _("API token")
-        verbose_name_plural = _("API tokens")
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"

@@ -7,12 +7,12 @@ from django.utils.translation import gettext_lazy as _
 
 # Capabilities known to the code. A role's list in the database may hold any subset.
 CAPABILITIES = {
-    "grids.view_map": _("view the grid map"),
-    "grids.import": _("import and edit grids"),
-    "grids.manage_staff": _("manage grid staff"),
-    "personal.reveal": _("reveal masked personal data"),
-    "audit.view": _("view the audit trail"),
-    "users.manage": _("manage users and roles"),
+    "grids.view_map": _("查看网格地图"),
+    "grids.import": _("导入和编辑网格"),
+    "grids.manage_staff": _("管理网格人员"),
+    "personal.reveal": _("查看脱敏个人信息原文"),
+    "audit.view": _("查看审计日志"),
+    "users.manage": _("管理用户和角色"),
 }
 
 # code, name, scope kind, capabilities, description

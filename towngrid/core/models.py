@@ -18,30 +18,30 @@ class AuditEvent(models.Model):
     fields. Rows are never updated or deleted.
     """
 
-    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        verbose_name=_("actor"),
+        verbose_name=_("操作人"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    actor_name = models.CharField(_("actor name"), max_length=150, blank=True)
-    action = models.CharField(_("action"), max_length=80, db_index=True)
-    object_type = models.CharField(_("object type"), max_length=100, blank=True, db_index=True)
-    object_id = models.CharField(_("object id"), max_length=64, blank=True, db_index=True)
-    object_repr = models.CharField(_("object"), max_length=200, blank=True)
-    changes = models.JSONField(_("changes"), default=dict, blank=True)
-    reason = models.TextField(_("reason"), blank=True)
-    client_ip = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    actor_name = models.CharField(_("操作人名称"), max_length=150, blank=True)
+    action = models.CharField(_("动作"), max_length=80, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(_("对象编号"), max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(_("对象"), max_length=200, blank=True)
+    changes = models.JSONField(_("变更"), default=dict, blank=True)
+    reason = models.TextField(_("原因"), blank=True)
+    client_ip = models.GenericIPAddressField(_("客户端地址"), null=True, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = _("audit event")
-        verbose_name_plural = _("audit events")
+        verbose_name = _("审计事件")
+        verbose_name_plural = _("审计事件")
         indexes = [models.Index(fields=["object_type", "object_id", "at"])]
 
     def __str__(self) -> str:

@@ -58,22 +58,22 @@ class GridNodeQuerySet(models.QuerySet):
 
 
 class GridNode(models.Model):
-    code = models.CharField(_("code"), max_length=24, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, db_index=True)
-    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    code = models.CharField(_("编码"), max_length=24, unique=True)
+    name = models.CharField(_("名称"), max_length=100)
+    level = models.PositiveSmallIntegerField(_("层级"), choices=Level.choices, db_index=True)
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
     parent = models.ForeignKey(
         "self",
-        verbose_name=_("parent"),
+        verbose_name=_("上级"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="children",
     )
-    boundary = models.JSONField(_("boundary (GeoJSON)"), default=dict, blank=True)
-    centroid_lng = models.FloatField(_("centroid longitude"), null=True, blank=True)
-    centroid_lat = models.FloatField(_("centroid latitude"), null=True, blank=True)
-    area_m2 = models.FloatField(_("area (m²)"), null=True, blank=True)
+    boundary = models.JSONField(_("边界 (GeoJSON)"), default=dict, blank=True)
+    centroid_lng = models.FloatField(_("中心点经度"), null=True, blank=True)
+    centroid_lat = models.FloatField(_("中心点纬度"), null=True, blank=True)
+    area_m2 = models.FloatField(_("面积 (m²)"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,8 +86,8 @@ class GridNode(models.Model):
 
     class Meta:
         ordering = ["code"]
-        verbose_name = _("grid node")
-        verbose_name_plural = _("grid nodes")
+        verbose_name = _("网格")
+        verbose_name_plural = _("网格")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
@@ -109,7 +109,7 @@ class GridRevision(models.Model):
     changed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = _("grid revision")
+        verbose_name = _("网格版本")
 
 
 class Post(models.TextChoices):
@@ -121,24 +121,24 @@ class Post(models.TextChoices):
 class GridStaff(models.Model):
     """A person on duty in the grid. Not necessarily a user of the system."""
 
-    name = models.CharField(_("name"), max_length=50)
+    name = models.CharField(_("名称"), max_length=50)
     # The public work number shown on door plates and scan cards; personal numbers live in the
     # registry, encrypted.
-    work_phone = models.CharField(_("work phone"), max_length=20, blank=True)
+    work_phone = models.CharField(_("工作电话"), max_length=20, blank=True)
     user = models.OneToOneField(
         "accounts.User",
-        verbose_name=_("user account"),
+        verbose_name=_("用户账号"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="grid_staff",
     )
-    active = models.BooleanField(_("active"), default=True)
+    active = models.BooleanField(_("在岗"), default=True)
 
     class Meta:
         ordering = ["name", "id"]
-        verbose_name = _("grid staff member")
-        verbose_name_plural = _("grid staff")
+        verbose_name = _("网格人员")
+        verbose_name_plural = _("网格人员")
 
     def __str__(self) -> str:
         return self.name
@@ -146,21 +146,21 @@ class GridStaff(models.Model):
 
 class DutyAssignment(models.Model):
     staff = models.ForeignKey(
-        GridStaff, verbose_name=_("staff"), on_delete=models.CASCADE, related_name="duties"
+        GridStaff, verbose_name=_("人员"), on_delete=models.CASCADE, related_name="duties"
     )
     grid = models.ForeignKey(
-        GridNode, verbose_name=_("micro-grid"), on_delete=models.PROTECT, related_name="duties"
+        GridNode, verbose_name=_("微网格"), on_delete=models.PROTECT, related_name="duties"
     )
-    post = models.CharField(_("post"), max_length=20, choices=Post.choices)
-    started_on = models.DateField(_("since"), null=True, blank=True)
-    ended_on = models.DateField(_("until"), null=True, blank=True)
+    post = models.CharField(_("岗位"), max_length=20, choices=Post.choices)
+    started_on = models.DateField(_("起始日期"), null=True, blank=True)
+    ended_on = models.DateField(_("截止日期"), null=True, blank=True)
 
     scope_field = "grid__code"
 
     class Meta:
         ordering = ["grid__code", "post", "staff__name"]
-        verbose_name = _("duty assignment")
-        verbose_name_plural = _("duty assignments")
+        verbose_name = _("网格岗位")
+        verbose_name_plural = _("网格岗位")
         constraints = [
             models.UniqueConstraint(fields=["staff", "grid", "post"], name="unique_duty_per_post")
         ]
