@@ -25,7 +25,13 @@ class Level(models.IntegerChoices):
 
 
 # Digits each level adds to its parent's code.
-CODE_LENGTHS = {Level.TOWN: 9, Level.AREA: 10, Level.COMMUNITY: 12, Level.MICRO: 15, Level.GROUP: 18}
+CODE_LENGTHS = {
+    Level.TOWN: 9,
+    Level.AREA: 10,
+    Level.COMMUNITY: 12,
+    Level.MICRO: 15,
+    Level.GROUP: 18,
+}
 
 
 class Kind(models.TextChoices):
@@ -110,6 +116,9 @@ class GridRevision(models.Model):
 
     class Meta:
         verbose_name = _("网格版本")
+
+    def __str__(self) -> str:
+        return f"r{self.revision}"
 
 
 class Post(models.TextChoices):
