@@ -1,17 +1,50 @@
-from django.contrib.auth import logout
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout, password_validation, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import actions
-from .forms import LoginForm
+from .access import password_change_required, password_max_age_days, scope_kind_of
+from .forms import LoginForm, PasswordChangeForm, TokenForm
+from .models import ScopeKind, User
+from .roles import CAPABILITIES
+
+DEMO_PASSWORD = "towngrid-demo"
+
+
+def demo_logins() -> list[dict]:
+    """The demo accounts to list on the login page; only in a debug, non-production server."""
+    if not settings.DEBUG or settings.PRODUCTION:
+        return []
+    users = (
+        User.objects.filter(is_demo=True, is_active=True)
+        .select_related("role", "scope", "department")
+        .order_by("is_superuser", "role__sort", "username")
+    )
+    rows = []
+    for u in users[:40]:
+        where = u.scope.name if u.scope_id else (u.department.name if u.department_id else "")
+        role = str(u.role) if u.role_id else (_("超级管理员") if u.is_superuser else "")
+        rows.append({"username": u.username, "name": str(u), "role": role, "where": where})
+    return rows
 
 
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     form_class = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["demo_logins"] = demo_logins()
+        ctx["demo_password"] = DEMO_PASSWORD
+        return ctx
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -36,4 +69,78 @@ def logout_view(request):
 
 @login_required
 def profile(request):
-    return render(request, "accounts/profile.html", {"profile_user": request.user})
+    user = request.user
+    new_key = None
+    form = TokenForm()
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            token = get_object_or_404(user.api_tokens, pk=request.POST.get("token"), revoked=False)
+            actions.revoke_token(user, token, reason=_("用户在个人资料页吊销"))
+            messages.success(request, _("令牌 %(prefix)s… 已吊销。") % {"prefix": token.prefix})
+            return redirect("accounts:profile")
+        form = TokenForm(request.POST)
+        if form.is_valid():
+            _token, new_key = actions.issue_token(
+                user, name=form.cleaned_data["name"], days=form.cleaned_data["days"]
+            )
+            form = TokenForm()
+    kind = scope_kind_of(user)
+    capabilities = (
+        list(CAPABILITIES.values())
+        if user.is_superuser
+        else [CAPABILITIES.get(c, c) for c in (user.role.capabilities if user.role else [])]
+    )
+    tokens = user.api_tokens.filter(revoked=False).order_by("-created_at")
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "profile_user": user,
+            "scope_kind": ScopeKind(kind).label,
+            "capabilities": capabilities,
+            "tokens": tokens,
+            "now": timezone.now(),
+            "form": form,
+            "new_key": new_key,
+        },
+    )
+
+
+@login_required
+def password_change(request):
+    """Change the own password; the page every user whose password must be changed first (an
+    initial password, or an expired one) is sent to by the password gate."""
+    user = request.user
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.change_password(
+                user, form.cleaned_data["old_password"], form.cleaned_data["new_password1"]
+            )
+        except actions.AccountActionError as exc:
+            form.add_error(None, str(exc))
+        else:
+            update_session_auth_hash(request, user)  # stay logged in with the new password
+            messages.success(request, _("密码已修改。"))
+            return redirect(next_url or "accounts:password_change_done")
+    return render(
+        request,
+        "accounts/password_change.html",
+        {
+            "form": form,
+            "next": next_url,
+            "reason": password_change_required(user),
+            "max_age_days": password_max_age_days(),
+            "rules": password_validation.password_validators_help_texts(),
+        },
+    )
+
+
+@login_required
+def password_change_done(request):
+    return render(request, "accounts/password_change_done.html")
