@@ -134,11 +134,19 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "towngrid.accounts.backends.PasswordComplexityValidator"},
 ]
 
 # Lockout after repeated failed logins (MLPS 2.0 level 3).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("TOWNGRID_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("TOWNGRID_LOGIN_LOCKOUT_MINUTES", "15"))
+
+# Password expiry in days (0: never); demo users never expire.
+TOWNGRID_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("TOWNGRID_PASSWORD_MAX_AGE_DAYS", "90"))
+TOWNGRID_API_TOKEN_DAYS = int(os.environ.get("TOWNGRID_API_TOKEN_DAYS", "30"))
+# Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs, comma list); without
+# them the audit trail records the direct peer and a client cannot forge its address.
+TOWNGRID_TRUSTED_PROXIES = os.environ.get("TOWNGRID_TRUSTED_PROXIES", "")
 
 SESSION_COOKIE_AGE = int(os.environ.get("TOWNGRID_SESSION_SECONDS", str(30 * 60)))
 SESSION_SAVE_EVERY_REQUEST = True  # idle timeout rather than a fixed lifetime

@@ -6,13 +6,34 @@ from .models import ApiToken, Department, Role, User
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ["username", "display_name", "role", "scope", "department", "is_active", "is_demo"]
+    list_display = [
+        "username",
+        "display_name",
+        "role",
+        "scope",
+        "department",
+        "is_active",
+        "is_demo",
+    ]
     list_filter = ["role", "department", "is_active", "is_demo"]
     search_fields = ["username", "display_name"]
     autocomplete_fields = ["scope"]
     fieldsets = [
         *BaseUserAdmin.fieldsets,
-        ("towngrid", {"fields": ["display_name", "role", "scope", "department", "is_demo", "failed_logins", "locked_until"]}),
+        (
+            "towngrid",
+            {
+                "fields": [
+                    "display_name",
+                    "role",
+                    "scope",
+                    "department",
+                    "is_demo",
+                    "failed_logins",
+                    "locked_until",
+                ]
+            },
+        ),
     ]
 
 
@@ -29,5 +50,22 @@ class DepartmentAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued by ``accounts.actions.issue_token`` (the key is shown once); here they can
+    only be inspected and revoked."""
+
     list_display = ["prefix", "user", "name", "created_at", "last_used_at", "expires_at", "revoked"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    list_filter = ["revoked"]
+    search_fields = ["prefix", "user__username", "name"]
+    readonly_fields = ["user", "name", "prefix", "key_hash", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        from . import actions
+
+        if change and "revoked" in form.changed_data and obj.revoked:
+            obj.revoked = False  # let the action do it, so it is audited
+            actions.revoke_token(request.user, obj, reason="revoked in the admin")
+            form.changed_data.remove("revoked")
+        super().save_model(request, obj, form, change)

@@ -3,6 +3,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -53,7 +54,12 @@ class Role(models.Model):
 class User(AbstractUser):
     display_name = models.CharField(_("姓名"), max_length=50, blank=True)
     role = models.ForeignKey(
-        Role, verbose_name=_("角色"), null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+        Role,
+        verbose_name=_("角色"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
     scope = models.ForeignKey(
         "grids.GridNode",
@@ -75,6 +81,12 @@ class User(AbstractUser):
     is_demo = models.BooleanField(_("演示账户"), default=False)
     failed_logins = models.PositiveSmallIntegerField(_("登录失败次数"), default=0)
     locked_until = models.DateTimeField(_("锁定至"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
+    must_change_password = models.BooleanField(
+        _("须修改密码"),
+        default=False,
+        help_text=_("下次登录后必须先修改密码（管理员设置的初始密码或重置的密码）。"),
+    )
 
     class Meta:
         verbose_name = _("用户")
@@ -82,6 +94,14 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    def set_password(self, raw_password):
+        super().set_password(raw_password)
+        if raw_password is not None:
+            # Starts the password's age (TOWNGRID_PASSWORD_MAX_AGE_DAYS) and, when the user sets
+            # it, ends a pending "must change"; an administrator's reset sets the flag again.
+            self.password_changed_at = timezone.now()
+            self.must_change_password = False
 
     def can(self, capability: str) -> bool:
         from .access import has_capability

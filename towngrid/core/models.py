@@ -3,9 +3,26 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class AuditTrailError(PermissionError):
+    """Raised on any attempt to change or remove an audit event."""
+
+
 class AuditEventQuerySet(models.QuerySet):
-    def delete(self):  # noqa: D401 - the audit trail is append-only (MLPS 2.0: protected from deletion)
-        raise PermissionError("audit events cannot be deleted")
+    """The audit trail is append-only (MLPS 2.0: protected from deletion and change). Besides these
+    refusals, database triggers refuse UPDATE (both databases) and DELETE (PostgreSQL); see
+    migration 0002."""
+
+    def delete(self):
+        raise AuditTrailError("audit events cannot be deleted")
+
+    def update(self, **kwargs):
+        raise AuditTrailError("audit events are append-only")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditTrailError("audit events are append-only")
+
+    def update_or_create(self, *args, **kwargs):
+        raise AuditTrailError("audit events are append-only")
 
     def for_object(self, obj: models.Model) -> "AuditEventQuerySet":
         return self.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
@@ -24,7 +41,10 @@ class AuditEvent(models.Model):
         verbose_name=_("操作人"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # Deleting a user must not rewrite the trail (no SET NULL update, which the append-only
+        # trigger would refuse anyway): the row keeps the id and ``actor_name``.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_name = models.CharField(_("操作人名称"), max_length=150, blank=True)
@@ -49,8 +69,8 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise PermissionError("audit events are append-only")
+            raise AuditTrailError("audit events are append-only")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise PermissionError("audit events cannot be deleted")
+        raise AuditTrailError("audit events cannot be deleted")

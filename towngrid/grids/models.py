@@ -144,6 +144,9 @@ class GridStaff(models.Model):
     )
     active = models.BooleanField(_("在岗"), default=True)
 
+    # Staff are seen where they are on duty; a person on duty in two scopes is seen in both.
+    scope_field = "duties__grid__code"
+
     class Meta:
         ordering = ["name", "id"]
         verbose_name = _("网格人员")
