@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "towngrid.core",
     "towngrid.accounts",
     "towngrid.grids",
+    "towngrid.cases",
     "towngrid.demo",
 ]
 

@@ -74,3 +74,66 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailError("audit events cannot be deleted")
+
+
+class Setting(models.Model):
+    """A configuration value that administrators change in the admin, without a deploy.
+
+    Read through ``towngrid.core.config.get``, which knows each key's default and type.
+    """
+
+    key = models.CharField(_("键"), max_length=80, unique=True)
+    value = models.JSONField(_("值"))
+    note = models.CharField(_("说明"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("配置项")
+        verbose_name_plural = _("配置项")
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class CalendarOverride(models.Model):
+    """A day whose working status differs from what the holiday library says, or a day of a year
+    the library does not know yet: a statutory holiday (False) or an adjusted working day, 调休
+    (True)."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_workday = models.BooleanField(_("工作日"))
+    name = models.CharField(_("名称"), max_length=50, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("工作日历调整")
+        verbose_name_plural = _("工作日历调整")
+
+    def __str__(self) -> str:
+        return f"{self.date} {'上班' if self.is_workday else '休息'} {self.name}"
+
+
+class Notification(models.Model):
+    """An in-app notification (the bell with a count badge)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("类型"), max_length=40)
+    title = models.CharField(_("标题"), max_length=200)
+    body = models.TextField(_("内容"), blank=True)
+    url = models.CharField(_("链接"), max_length=300, blank=True)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("通知")
+        verbose_name_plural = _("通知")
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return self.title
