@@ -44,6 +44,17 @@ def _zh_hans(settings):
     settings.LANGUAGE_CODE = "zh-hans"
 
 
+@pytest.fixture(autouse=True)
+def _config_caches():
+    """Per-process caches of settings, calendar overrides and time limits are cleared by signals,
+    but a rolled-back test sends none: clear them around every test."""
+    from towngrid.core.config import clear_all_caches
+
+    clear_all_caches()
+    yield
+    clear_all_caches()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's set-up; then, if a reused database (--reuse-db) still holds the demo town
