@@ -102,25 +102,25 @@ def case(db) -> Case:
 # --- EXIF -----------------------------------------------------------------------------------
 
 
-def test_gps_location_is_extracted_as_decimal_wgs84():
+def test_gps_location_is_extracted_as_decimal_wgs84(db):
     hint = exif_location_hint(upload(jpeg_with_exif()))
     assert hint is not None
     assert hint[0] == pytest.approx(LNG, abs=1e-6)
     assert hint[1] == pytest.approx(LAT, abs=1e-6)
 
 
-def test_south_and_west_references_give_negative_degrees():
+def test_south_and_west_references_give_negative_degrees(db):
     lng, lat = exif_location_hint(jpeg_with_exif(lat_ref="S", lng_ref="W"))
     assert lng == pytest.approx(-LNG, abs=1e-6)
     assert lat == pytest.approx(-LAT, abs=1e-6)
 
 
-def test_no_hint_without_gps_or_for_non_images():
+def test_no_hint_without_gps_or_for_non_images(db):
     assert exif_location_hint(png_bytes()) is None
     assert exif_location_hint(b"hello, this is not a photo") is None
 
 
-def test_location_hint_leaves_the_upload_readable():
+def test_location_hint_leaves_the_upload_readable(db):
     file = upload(jpeg_with_exif())
     exif_location_hint(file)
     assert file.read(2) == b"\xff\xd8"
