@@ -78,6 +78,9 @@ def demo_server(chromium, tmp_path_factory):
         "--port",
         str(port),
         "--no-progress",
+        # The browser tests make their own cases; the six demo months are tested in tests/demo.
+        "--cases",
+        "0",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -373,3 +373,19 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.file.name}"
+
+
+class CaseSequence(models.Model):
+    """The last case number issued per year (BC2023-000123). ``actions.report`` increments it
+    with one conditional UPDATE inside the report's transaction, so numbers are unique and
+    gap-free under concurrency on both databases without a MAX() scan."""
+
+    year = models.PositiveSmallIntegerField(_("年份"), unique=True)
+    last = models.PositiveIntegerField(_("已用序号"), default=0)
+
+    class Meta:
+        verbose_name = _("案件编号序列")
+        verbose_name_plural = _("案件编号序列")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"

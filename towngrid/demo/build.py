@@ -351,10 +351,14 @@ def remove_demo_town() -> None:
     ``towngrid demo --rebuild`` can build afresh. Audit events stay: the log is append-only.
     Raises django.db.models.ProtectedError if other data (cases, houses …) still uses the grid."""
     from towngrid.accounts.models import Department, User
+    from towngrid.cases.models import Case, Category
     from towngrid.grids.actions import bump_revision
     from towngrid.grids.models import DutyAssignment, GridNode, GridStaff
 
     with transaction.atomic():
+        # Cases point at the grid (PROTECT): the demo's cases go first; events, reporters and
+        # attachment rows go with them.
+        Case.objects.filter(grid_code__startswith=TOWN_CODE).delete()
         User.objects.filter(is_demo=True).delete()
         duties = DutyAssignment.objects.filter(grid__code__startswith=TOWN_CODE)
         staff_ids = set(duties.values_list("staff_id", flat=True))
@@ -363,9 +367,10 @@ def remove_demo_town() -> None:
         GridStaff.objects.filter(pk__in=staff_ids, duties__isnull=True).delete()
         for level in (5, 4, 3, 2, 1):  # children first: parents are PROTECTed
             GridNode.objects.filter(code__startswith=TOWN_CODE, level=level).delete()
+        # Departments the category catalogue names stay with the catalogue (town configuration).
         Department.objects.filter(
             code__in=[d.code for d in data.DEPARTMENTS], users__isnull=True
-        ).delete()
+        ).exclude(pk__in=Category.objects.values("default_department")).delete()
         bump_revision()
 
 

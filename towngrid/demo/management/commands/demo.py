@@ -1,5 +1,7 @@
 """``towngrid demo``: migrate, build the Beicai demo town once, and serve it."""
 
+import time
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -11,6 +13,7 @@ from towngrid.demo.build import (
     demo_town_exists,
     remove_demo_town,
 )
+from towngrid.demo.cases import DEFAULT_COUNT, build_demo_cases, demo_cases_exist
 from towngrid.demo.serving import LOOPBACK, add_server_arguments, allow_any_host, browse_url, serve
 
 
@@ -28,6 +31,12 @@ class Command(BaseCommand):
             "--rebuild", action="store_true", help="delete the demo town and build it afresh"
         )
         parser.add_argument("--seed", type=int, default=2023, help="generator seed (default 2023)")
+        parser.add_argument(
+            "--cases",
+            type=int,
+            default=DEFAULT_COUNT,
+            help=f"cases to play through January–June 2023 (default {DEFAULT_COUNT}; 0: none)",
+        )
         parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar (for logs and CI)"
         )
@@ -73,6 +82,8 @@ class Command(BaseCommand):
                 )
             )
 
+        self._cases(options["cases"], progress=not options["no_progress"] and verbosity > 0)
+
         url = browse_url(options["host"], options["port"])
         self._print_logins(url)
         if options["build_only"]:
@@ -81,6 +92,26 @@ class Command(BaseCommand):
             allow_any_host()
             self.stdout.write(f"Listening on {options['host']}:{options['port']} (any host name).")
         serve(host=options["host"], port=options["port"], threads=options["threads"])
+
+    def _cases(self, count: int, *, progress: bool) -> None:
+        """The category catalogue always; six months of cases once, unless asked for none."""
+        from towngrid.cases.catalogue import install_catalogue
+        from towngrid.cases.models import Category
+
+        if not Category.objects.exists():
+            install_catalogue()
+        if count <= 0 or demo_cases_exist():
+            return
+        self.stdout.write(f"Playing {count} cases of January–June 2023 through the workflow …")
+        started = time.perf_counter()
+        summary = build_demo_cases(count=count, seed=2023, progress=progress)
+        closed = sum(n for k, n in summary["outcomes"].items() if k.startswith("closed"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{summary['cases']} cases in {time.perf_counter() - started:.0f} s "
+                f"({closed} closed, the rest open, parked or rejected)."
+            )
+        )
 
     def _where(self) -> str:
         db = settings.DATABASES["default"]
