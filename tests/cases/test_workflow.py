@@ -44,10 +44,11 @@ def ensure_case_capabilities() -> None:
     """The roles' case capabilities come from migration cases/0002; a transactional test that
     flushed the database takes them with it (the demo build restores the roles only)."""
     from towngrid.accounts.models import Role
-    from towngrid.cases.workflow import CASE_CAPABILITIES_BY_ROLE
+    from towngrid.accounts.roles import DEFAULT_ROLES
 
-    for role in Role.objects.filter(code__in=CASE_CAPABILITIES_BY_ROLE):
-        wanted = set(role.capabilities or []) | set(CASE_CAPABILITIES_BY_ROLE[role.code])
+    defaults = {code: caps for code, _name, _kind, caps, _desc in DEFAULT_ROLES}
+    for role in Role.objects.filter(code__in=defaults):
+        wanted = set(role.capabilities or []) | set(defaults[role.code])
         if wanted != set(role.capabilities or []):
             role.capabilities = sorted(wanted)
             role.save(update_fields=["capabilities"])

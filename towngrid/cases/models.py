@@ -331,6 +331,9 @@ class CaseReporter(models.Model):
         verbose_name = _("上报人")
         verbose_name_plural = _("上报人")
 
+    def __str__(self) -> str:
+        return f"{self.case_id} · {self.get_source_display()}"
+
 
 class AttachmentKind(models.TextChoices):
     BEFORE = "before", _("处置前")

@@ -138,27 +138,6 @@ TRANSITIONS: dict[str, Transition] = {
     ]
 }
 
-# Capabilities of the workflow, added to the roles by a data migration.
-CASE_CAPABILITIES_BY_ROLE = {
-    "ops_registrar": ["cases.report", "cases.accept"],
-    "ops_shift_lead": [
-        "cases.report",
-        "cases.accept",
-        "cases.open",
-        "cases.close",
-        "cases.approve",
-    ],
-    "ops_dispatcher": ["cases.report", "cases.dispatch"],
-    "dept_handler": ["cases.handle"],
-    "grid_worker": ["cases.report", "cases.verify"],
-    "grid_leader": ["cases.report", "cases.verify"],
-    "community_staff": ["cases.report"],
-    "area_staff": ["cases.report"],
-    "town_leader": ["cases.report"],
-    "resident": ["cases.report"],
-    "sysadmin": ["cases.configure"],
-}
-
 
 def available_actions(status: str) -> list[Transition]:
     return [t for t in TRANSITIONS.values() if status in t.sources]
