@@ -21,13 +21,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from towngrid.accounts.access import has_capability, scope_kind_of
 from towngrid.accounts.models import Department, ScopeKind
 from towngrid.core import audit
+from towngrid.core.db import insert_row
 from towngrid.core.notify import notify
 
 from .errors import CaseError
@@ -184,40 +185,6 @@ def _next_number(at: datetime) -> str:
     return f"{NUMBER_PREFIX}{year}-{row[0]:06d}"
 
 
-_INSERT_SQL: dict[tuple[type, str], tuple[str, list]] = {}
-
-
-def _insert(obj) -> None:
-    """INSERT one new row and set its primary key: ``Model.save(force_insert=True)`` without
-    the query compiler, which is half the cost of an ORM insert. Used only by ``report`` for
-    its three rows (case, event, reporter), the intake hot path (bench/case_intake.py). The
-    statement is built once per model and database; values go through each field's
-    ``pre_save`` and ``get_db_prep_save`` exactly as the ORM does. No signals are sent: none
-    of these models has receivers, and nothing may rely on them for the intake."""
-    model = type(obj)
-    # The real connection object, once: every attribute read through the ``connection`` proxy
-    # costs a thread-local lookup, and the field preparation below reads it per field.
-    conn = connections[DEFAULT_DB_ALIAS]
-    key = (model, conn.alias)
-    cached = _INSERT_SQL.get(key)
-    if cached is None:
-        meta = model._meta
-        fields = [f for f in meta.local_concrete_fields if f is not meta.pk]
-        quote = conn.ops.quote_name
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(meta.pk.column)}"
-        )
-        cached = _INSERT_SQL[key] = (sql, fields)
-    sql, fields = cached
-    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = conn.alias
-
-
 def _coordinates(lng, lat, crs: str) -> tuple[float, float]:
     from towngrid.grids.crs import to_wgs84
 
@@ -301,7 +268,7 @@ def report(
             step_deadline=deadline,
             reported_at=at,
         )
-        _insert(case)
+        insert_row(case)
         event = CaseEvent(
             case=case,
             action="report",
@@ -313,8 +280,8 @@ def report(
             deadline=deadline,
             data={"source": source, "source_ref": source_ref} if source_ref else {"source": source},
         )
-        _insert(event)
-        _insert(CaseReporter(case=case, user=user, source=source, reported_at=at))
+        insert_row(event)
+        insert_row(CaseReporter(case=case, user=user, source=source, reported_at=at))
         audit.record(
             actor,
             "cases.report",

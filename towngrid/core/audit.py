@@ -5,6 +5,7 @@ from typing import Any
 from django.db import models
 
 from .context import current_client_ip
+from .db import insert_row
 from .models import AuditEvent
 
 
@@ -25,7 +26,7 @@ def record(
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:200]
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=actor if is_user else None,
         actor_name=(actor.get_username() if is_user else "system")[:150],
         action=action,
@@ -36,6 +37,8 @@ def record(
         reason=reason,
         client_ip=current_client_ip(),
     )
+    insert_row(event)
+    return event
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
