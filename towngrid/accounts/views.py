@@ -9,30 +9,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from towngrid.demo.data import DEMO_PASSWORD
+
 from . import actions
 from .access import password_change_required, password_max_age_days, scope_kind_of
 from .forms import LoginForm, PasswordChangeForm, TokenForm
-from .models import ScopeKind, User
+from .models import ScopeKind
 from .roles import CAPABILITIES
-
-DEMO_PASSWORD = "towngrid-demo"
 
 
 def demo_logins() -> list[dict]:
-    """The demo accounts to list on the login page; only in a debug, non-production server."""
+    """The headline demo accounts (one per role) to list on the login page, only in a debug,
+    non-production server. The demo's many staff logins are not listed: the README names their
+    pattern."""
     if not settings.DEBUG or settings.PRODUCTION:
         return []
-    users = (
-        User.objects.filter(is_demo=True, is_active=True)
-        .select_related("role", "scope", "department")
-        .order_by("is_superuser", "role__sort", "username")
-    )
-    rows = []
-    for u in users[:40]:
-        where = u.scope.name if u.scope_id else (u.department.name if u.department_id else "")
-        role = str(u.role) if u.role_id else (_("超级管理员") if u.is_superuser else "")
-        rows.append({"username": u.username, "name": str(u), "role": role, "where": where})
-    return rows
+    from towngrid.demo.build import demo_logins as headline_logins
+
+    return [{**row, "where": row["scope"]} for row in headline_logins()]
 
 
 class LoginView(auth_views.LoginView):
