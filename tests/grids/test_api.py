@@ -13,26 +13,12 @@ from .test_geo_fixtures import (
     IN_MICRO_ONLY,
     OUTSIDE,
     TOWN,
-    build_tiny_grid,
     rect,
-    reset_index,
     tiny_fc,
 )
 from .test_validation import BOWTIE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    reset_index()
-    yield
-    reset_index()
-
-
-@pytest.fixture
-def tiny_grid(db):
-    return build_tiny_grid()
 
 
 @pytest.fixture

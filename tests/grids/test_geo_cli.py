@@ -7,22 +7,10 @@ from django.core.management import call_command
 
 from towngrid.grids.models import GridNode
 
-from .test_geo_fixtures import IN_GROUP, OUTSIDE, TOWN, build_tiny_grid, reset_index, tiny_fc
+from .test_geo_fixtures import IN_GROUP, OUTSIDE, TOWN, tiny_fc
 from .test_validation import BOWTIE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    reset_index()
-    yield
-    reset_index()
-
-
-@pytest.fixture
-def tiny_grid(db):
-    return build_tiny_grid()
 
 
 def test_stats_table_and_json(tiny_grid, capsys):

@@ -8,22 +8,10 @@ from towngrid.core.models import AuditEvent
 from towngrid.grids.actions import export_geojson, import_geojson
 from towngrid.grids.models import GridNode, GridRevision
 
-from .test_geo_fixtures import DX, TOWN, build_tiny_grid, rect, reset_index, tiny_fc
+from .test_geo_fixtures import DX, TOWN, rect, tiny_fc
 from .test_validation import BOWTIE
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    reset_index()
-    yield
-    reset_index()
-
-
-@pytest.fixture
-def tiny_grid(db):
-    return build_tiny_grid()
 
 
 def db_state():

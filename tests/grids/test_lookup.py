@@ -15,24 +15,10 @@ from .test_geo_fixtures import (
     IN_PARK,
     OUTSIDE,
     TOWN,
-    build_tiny_grid,
     rect,
-    reset_index,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    reset_index()
-    yield
-    reset_index()
-
-
-@pytest.fixture
-def tiny_grid(db):
-    return build_tiny_grid()
 
 
 def codes(path):

@@ -9,21 +9,9 @@ from towngrid.grids.actions import assign_duty, create_staff, end_duty
 from towngrid.grids.models import GridNode
 from towngrid.grids.queries import grid_stats, node_counts
 
-from .test_geo_fixtures import TOWN, build_tiny_grid, reset_index
+from .test_geo_fixtures import TOWN
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_index():
-    reset_index()
-    yield
-    reset_index()
-
-
-@pytest.fixture
-def tiny_grid(db):
-    return build_tiny_grid()
 
 
 @pytest.fixture
