@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "towngrid.accounts",
     "towngrid.grids",
     "towngrid.cases",
+    "towngrid.open311",
     "towngrid.demo",
 ]
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("accounts/", include("towngrid.accounts.urls")),
     path("grids/", include("towngrid.grids.urls")),
     path("cases/", include("towngrid.cases.urls")),
+    path("open311/", include("towngrid.open311.urls")),
+    path("report/", include("towngrid.open311.resident_urls")),
     path("notifications/", include("towngrid.core.urls_notifications")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
