@@ -8,22 +8,27 @@ says to collect only what is needed.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from towngrid.cases.actions import report
 from towngrid.cases.errors import CaseError
 from towngrid.cases.models import Case, CaseEvent, Category, Source
 from towngrid.core import audit
 
-from .models import ApiKey, hash_key
+from .models import ApiKey, Datatype, ServiceAttribute, hash_key
 
 MAX_DESCRIPTION = 4000
 MAX_MEDIA_URL = 500
+MAX_ATTRIBUTE_STRING = 200
+MAX_ATTRIBUTE_TEXT = 4000
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 # Control characters other than tab and newlines: PostgreSQL refuses NUL in text and XML 1.0
 # cannot carry most of them, so they are removed at the boundary.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
@@ -99,6 +104,7 @@ def submit(params: Mapping[str, str], *, api_key: ApiKey, at: datetime | None = 
     category = public_categories().filter(full_code=code).first()
     if category is None:
         raise Open311Error(404, f"service_code {code[:20]} not found.")
+    answers = attribute_answers(category, params)
     lat, lng = _float(params, "lat"), _float(params, "long")
     address = clean_text(params.get("address_string"))[:200]
     if lat is None or lng is None:
@@ -130,11 +136,196 @@ def submit(params: Mapping[str, str], *, api_key: ApiKey, at: datetime | None = 
                 source_ref=f"key:{api_key.prefix}",
                 at=at,
             )
+            extra = {}
             if media_url:
                 # Kept as text for the staff to look at; never fetched by the server (SSRF).
+                extra["media_url"] = media_url
+            if answers:
+                extra["attributes"] = answers
+            if extra:
+                # In the same transaction as the case: a failure here writes nothing.
                 event = CaseEvent.objects.get(case=case, action="report")
-                event.data = {**event.data, "media_url": media_url}
+                event.data = {**event.data, **extra}
                 event.save(update_fields=["data"])
     except CaseError as exc:
         raise Open311Error(400, exc.message) from None
     return case
+
+
+# --- service attributes (extra questions) -----------------------------------------------------
+
+
+def _answer_list(params: Mapping[str, str], code: str) -> list[str]:
+    """Every value given for ``attribute[code]`` or ``attribute[code][]`` (repeatable)."""
+    getlist = getattr(params, "getlist", None)
+    raw: list = []
+    for name in (f"attribute[{code}]", f"attribute[{code}][]"):
+        if getlist is not None:
+            raw.extend(getlist(name))
+        elif name in params:
+            value = params[name]
+            raw.extend(value if isinstance(value, list | tuple) else [value])
+    return [v for v in (clean_text(v) for v in raw) if v]
+
+
+def _number(attribute: ServiceAttribute, text: str) -> int | float:
+    value = float(text) if len(text) <= 40 and _NUMBER.fullmatch(text) else math.nan
+    if not math.isfinite(value):
+        raise Open311Error(400, f"attribute[{attribute.code}] must be a number.")
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _datetime(attribute: ServiceAttribute, text: str) -> str:
+    try:
+        parsed = parse_datetime(text)
+        if parsed is None and parse_date(text) is not None:
+            return parse_date(text).isoformat()
+    except (ValueError, OverflowError):
+        parsed = None
+    if parsed is None:
+        raise Open311Error(
+            400,
+            f"attribute[{attribute.code}] must be an ISO 8601 datetime, e.g. 2023-06-01T09:30:00+08:00.",
+        )
+    return parsed.isoformat()
+
+
+def attribute_answers(category: Category, params: Mapping[str, str]) -> dict:
+    """Validate the answers to the category's extra questions; the answers by code.
+
+    Unknown codes are ignored. An answer listed in ``stops_submission_on`` refuses the request
+    first (the resident must phone, whatever else is wrong); then each question is checked in
+    order and the first error, naming the attribute, is a 400.
+    """
+    attributes = [a for a in category.open311_attributes.all() if a.variable]
+    given = {a.code: _answer_list(params, a.code) for a in attributes}
+    for attribute in attributes:
+        stops = set(attribute.stops_submission_on or [])
+        if stops and stops & set(given[attribute.code]):
+            raise Open311Error(400, attribute.stop_text())
+    answers: dict = {}
+    for attribute in attributes:
+        code, values = attribute.code, given[attribute.code]
+        if not values:
+            if attribute.required:
+                raise Open311Error(400, f"attribute[{code}] is required: {attribute.description}")
+            continue
+        if attribute.datatype != Datatype.MULTIVALUELIST and len(values) > 1:
+            raise Open311Error(400, f"attribute[{code}] takes one value.")
+        if attribute.is_list:
+            keys = attribute.value_keys()
+            wrong = [v for v in values if v not in keys]
+            if wrong:
+                raise Open311Error(
+                    400,
+                    f"attribute[{code}] must be one of {', '.join(keys)} (got {wrong[0][:20]}).",
+                )
+            if attribute.datatype == Datatype.MULTIVALUELIST:
+                answers[code] = [k for k in keys if k in values]  # once each, in the list's order
+            else:
+                answers[code] = values[0]
+        elif attribute.datatype == Datatype.NUMBER:
+            answers[code] = _number(attribute, values[0])
+        elif attribute.datatype == Datatype.DATETIME:
+            answers[code] = _datetime(attribute, values[0])
+        else:
+            limit = (
+                MAX_ATTRIBUTE_TEXT if attribute.datatype == Datatype.TEXT else MAX_ATTRIBUTE_STRING
+            )
+            if len(values[0]) > limit:
+                raise Open311Error(400, f"attribute[{code}] may not exceed {limit} characters.")
+            answers[code] = values[0]
+    return answers
+
+
+YES_NO = [{"key": "yes", "name": "是"}, {"key": "no", "name": "否"}]
+GAS_STOP = (
+    "情况紧急，请勿网上上报：请立即离开现场、不要开关电器，拨打燃气抢修 962777 或 110 / 119。"
+)
+DEFAULT_ATTRIBUTES: dict[str, list[dict]] = {
+    # 燃气安全隐患: a smell of gas is an emergency, not a report (FixMyStreet's "phone now").
+    "E1101": [
+        {
+            "code": "gas_smell",
+            "datatype": Datatype.SINGLEVALUELIST,
+            "required": True,
+            "order": 1,
+            "description": "现场是否闻到明显燃气味？",
+            "datatype_description": "闻到燃气味请立即拨打 962777，不要网上上报。",
+            "values": YES_NO,
+            "stops_submission_on": ["yes"],
+            "stop_message": GAS_STOP,
+        }
+    ],
+    # 道路积水
+    "E0401": [
+        {
+            "code": "depth",
+            "datatype": Datatype.SINGLEVALUELIST,
+            "required": True,
+            "order": 1,
+            "description": "积水深度",
+            "datatype_description": "按路面积水最深处估计。",
+            "values": [
+                {"key": "ankle", "name": "没过脚踝（约 10 厘米以下）"},
+                {"key": "knee", "name": "没过小腿（约 10–30 厘米）"},
+                {"key": "deep", "name": "没过膝盖（30 厘米以上），车辆无法通行"},
+            ],
+        },
+        {
+            "code": "affected",
+            "datatype": Datatype.MULTIVALUELIST,
+            "required": False,
+            "order": 2,
+            "description": "受影响的范围",
+            "datatype_description": "可多选。",
+            "values": [
+                {"key": "road", "name": "机动车道"},
+                {"key": "sidewalk", "name": "人行道"},
+                {"key": "underpass", "name": "下立交"},
+                {"key": "homes", "name": "居民家中进水"},
+            ],
+        },
+    ],
+    # 窨井盖
+    "C0105": [
+        {
+            "code": "missing",
+            "datatype": Datatype.SINGLEVALUELIST,
+            "required": True,
+            "order": 1,
+            "description": "井盖是否缺失？",
+            "datatype_description": "缺失的井盖请在旁边放置醒目物品提醒行人。",
+            "values": YES_NO,
+        }
+    ],
+}
+
+
+@transaction.atomic
+def install_default_attributes(*, actor=None) -> int:
+    """The demo town's extra questions (idempotent: matched by category and code, only new or
+    changed ones are written and audited). Categories not installed are skipped. Returns the
+    number of attributes written."""
+    written = 0
+    for full_code, specs in DEFAULT_ATTRIBUTES.items():
+        category = Category.objects.filter(full_code=full_code).first()
+        if category is None:
+            continue
+        for spec in specs:
+            fields = {k: v for k, v in spec.items() if k != "code"}
+            attribute = ServiceAttribute.objects.filter(
+                category=category, code=spec["code"]
+            ).first()
+            if attribute is not None and all(getattr(attribute, k) == v for k, v in fields.items()):
+                continue
+            attribute = attribute or ServiceAttribute(category=category, code=spec["code"])
+            for name, value in fields.items():
+                setattr(attribute, name, value)
+            attribute.full_clean()
+            attribute.save()
+            audit.record(
+                actor, "open311.attribute_installed", attribute, changes={"code": attribute.code}
+            )
+            written += 1
+    return written

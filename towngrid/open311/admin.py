@@ -1,10 +1,13 @@
 """Open311 keys in the back office: add one (the key is shown once, in the success message),
-change its rate limit, revoke it (audited through ``actions.revoke_key``)."""
+change its rate limit, revoke it (audited through ``actions.revoke_key``). The services' extra
+questions (``ServiceAttribute``) are reference data, edited here and audited."""
 
 from django.contrib import admin, messages
 
+from towngrid.core.admin import AuditedAdminMixin
+
 from . import actions
-from .models import ApiKey
+from .models import ApiKey, ServiceAttribute
 
 
 @admin.register(ApiKey)
@@ -54,3 +57,40 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for key in queryset:
             actions.revoke_key(key, actor=request.user, reason="revoked in the admin")
+
+
+@admin.register(ServiceAttribute)
+class ServiceAttributeAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    audit_prefix = "open311.attribute"
+    list_display = [
+        "category",
+        "order",
+        "code",
+        "description",
+        "datatype",
+        "required",
+        "variable",
+        "stops",
+    ]
+    list_display_links = ["code", "description"]
+    list_filter = ["datatype", "required", "category__major"]
+    list_select_related = ["category"]
+    search_fields = ["code", "description", "category__name", "category__full_code"]
+    autocomplete_fields = ["category"]
+    fields = [
+        "category",
+        "code",
+        "order",
+        "description",
+        "datatype",
+        "datatype_description",
+        "variable",
+        "required",
+        "values",
+        "stops_submission_on",
+        "stop_message",
+    ]
+
+    @admin.display(description="停止上报", boolean=True)
+    def stops(self, obj) -> bool:
+        return bool(obj.stops_submission_on)

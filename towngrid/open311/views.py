@@ -33,6 +33,7 @@ from towngrid.core.middleware import client_ip_of
 
 from . import actions, throttle
 from .actions import Open311Error, clean_text
+from .models import ServiceAttribute
 
 log = logging.getLogger(__name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -167,15 +168,33 @@ def request_items(request: HttpRequest, cases: list[Case]) -> list[dict]:
     return [request_item(request, c, last_events, photos) for c in cases]
 
 
-def service_item(category: Category) -> dict:
+def service_item(category: Category, has_attributes: bool = False) -> dict:
     return {
         "service_code": category.full_code,
         "service_name": category.name,
         "description": category.description or category.name,
-        "metadata": False,
+        "metadata": has_attributes,
         "type": "realtime",
         "keywords": ",".join(category.keywords.split()) if category.keywords else "",
         "group": category.major.name,
+    }
+
+
+def attribute_item(attribute: ServiceAttribute) -> dict:
+    """One attribute of a service definition, in the spec's field order."""
+    return {
+        "variable": attribute.variable,
+        "code": attribute.code,
+        "datatype": attribute.datatype,
+        "required": attribute.required,
+        "datatype_description": attribute.datatype_description,
+        "order": attribute.order,
+        "description": attribute.description,
+        "values": [
+            {"key": str(v["key"]), "name": str(v["name"])}
+            for v in attribute.values or []
+            if isinstance(v, dict) and "key" in v and "name" in v
+        ],
     }
 
 
@@ -312,7 +331,8 @@ class DiscoveryView(Open311View):
 
 class ServiceListView(Open311View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        items = [service_item(c) for c in actions.public_categories()]
+        with_attributes = set(ServiceAttribute.objects.values_list("category_id", flat=True))
+        items = [service_item(c, c.pk in with_attributes) for c in actions.public_categories()]
         return render(self.fmt, items, "services", "service")
 
 
@@ -321,7 +341,11 @@ class ServiceDefinitionView(Open311View):
         category = actions.public_categories().filter(full_code=clean_text(code)[:8]).first()
         if category is None:
             raise Open311Error(404, "service_code not found.")
-        data = {"service_code": category.full_code, "attributes": []}
+        attributes = category.open311_attributes.order_by("order", "id")
+        data = {
+            "service_code": category.full_code,
+            "attributes": [attribute_item(a) for a in attributes],
+        }
         return render(self.fmt, data, "service_definition", None)
 
 

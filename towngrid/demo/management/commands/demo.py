@@ -97,9 +97,11 @@ class Command(BaseCommand):
         """The category catalogue always; six months of cases once, unless asked for none."""
         from towngrid.cases.catalogue import install_catalogue
         from towngrid.cases.models import Category
+        from towngrid.open311.actions import install_default_attributes
 
         if not Category.objects.exists():
             install_catalogue()
+        install_default_attributes()
         if count <= 0 or demo_cases_exist():
             return
         self.stdout.write(f"Playing {count} cases of January–June 2023 through the workflow …")
