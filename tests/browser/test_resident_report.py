@@ -33,8 +33,22 @@ def test_resident_reports_and_follows_progress(server, browser, tmp_path):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(base + "/report/")
     page.wait_for_selector("[data-testid=resident-map][data-ready=true]")
+    # A gas hazard with a smell of gas is an emergency: the page says whom to phone and will not
+    # submit.
+    page.fill("[data-testid=category-search]", "燃气安全隐患")
+    page.locator("[data-testid=category-option]").first.click()
+    assert page.input_value("[data-testid=category-select]") == "E1101"
+    page.check("input[name='attribute[gas_smell]'][value=yes]")
+    assert "962777" in page.inner_text("[data-testid=stop-message]")
+    assert page.is_disabled("[data-testid=resident-submit]")
+    page.check("input[name='attribute[gas_smell]'][value=no]")
+    assert page.is_hidden("[data-testid=stop-message]")
+    assert page.is_enabled("[data-testid=resident-submit]")
+
     page.fill("[data-testid=category-search]", "bllj")
+    page.locator("[data-testid=category-option]").first.click()
     assert page.input_value("[data-testid=category-select]") == "E0102"
+    assert page.is_hidden("[data-testid=question-gas_smell]")
     box = page.locator("[data-testid=resident-map]").bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     assert page.get_attribute("[data-testid=resident-map]", "data-point")
@@ -66,5 +80,19 @@ def test_resident_reports_and_follows_progress(server, browser, tmp_path):
     assert page.locator("[data-testid=track-timeline] img").count() == 1
     body = page.content()
     assert "王五" not in body and "13700137000" not in body
+    # The next resident at the same place is offered the open report instead of a new one.
+    page.goto(base + "/report/")
+    page.wait_for_selector("[data-testid=resident-map][data-ready=true]")
+    page.fill("[data-testid=category-search]", "bllj")
+    page.locator("[data-testid=category-option]").first.click()
+    page.evaluate(
+        "([x, y]) => { document.getElementById('id_lng').value = x; "
+        "document.getElementById('id_lat').value = y; "
+        "document.getElementById('id_category').dispatchEvent(new Event('change')); }",
+        [lng, lat],
+    )
+    page.wait_for_selector("[data-testid=nearby-cases][data-count='1']")
+    page.click("[data-testid=nearby-link]")
+    assert page.inner_text("[data-testid=track-status]") == "待核实"
     assert errors == [], errors
     context.close()

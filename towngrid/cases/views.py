@@ -190,12 +190,16 @@ def grid_path(user, node: GridNode) -> list[dict]:
 # --- the report page ---------------------------------------------------------------------------
 
 
-def _category_rows() -> list[dict]:
+def category_rows(categories=None, *, value: str = "pk") -> list[dict]:
+    """Rows for the category picker (cases/_category_picker.html); ``value`` is the attribute the
+    form posts (the staff form the id, the residents' page the code)."""
+    if categories is None:
+        categories = Category.objects.filter(active=True)
     rows = []
-    for c in Category.objects.filter(active=True).select_related("major").order_by("full_code"):
+    for c in categories.select_related("major").order_by("full_code"):
         rows.append(
             {
-                "id": c.pk,
+                "value": getattr(c, value),
                 "code": c.full_code,
                 "name": c.name,
                 "major": c.major.name,
@@ -271,7 +275,7 @@ def report(request):
         {
             "form": form,
             "duplicates": duplicates,
-            "categories": _category_rows(),
+            "categories": category_rows(),
             "geojson": _report_geojson(user),
             "show_source": len(forms.sources_for(user)) > 1,
         },

@@ -43,6 +43,15 @@ class Open311Error(Exception):
         self.description = description
 
 
+class AnswerError(Open311Error):
+    """A refused answer to an extra question: the spec's English description for Open311
+    clients, and ``message`` in Chinese for the residents' page."""
+
+    def __init__(self, description: str, message: str):
+        super().__init__(400, description)
+        self.message = message
+
+
 def clean_text(value: object) -> str:
     return _CONTROL.sub("", str(value or "")).strip()
 
@@ -136,17 +145,8 @@ def submit(params: Mapping[str, str], *, api_key: ApiKey, at: datetime | None = 
                 source_ref=f"key:{api_key.prefix}",
                 at=at,
             )
-            extra = {}
-            if media_url:
-                # Kept as text for the staff to look at; never fetched by the server (SSRF).
-                extra["media_url"] = media_url
-            if answers:
-                extra["attributes"] = answers
-            if extra:
-                # In the same transaction as the case: a failure here writes nothing.
-                event = CaseEvent.objects.get(case=case, action="report")
-                event.data = {**event.data, **extra}
-                event.save(update_fields=["data"])
+            # In the same transaction as the case: a failure here writes nothing.
+            record_report_extras(case, answers=answers, media_url=media_url)
     except CaseError as exc:
         raise Open311Error(400, exc.message) from None
     return case
@@ -171,7 +171,10 @@ def _answer_list(params: Mapping[str, str], code: str) -> list[str]:
 def _number(attribute: ServiceAttribute, text: str) -> int | float:
     value = float(text) if len(text) <= 40 and _NUMBER.fullmatch(text) else math.nan
     if not math.isfinite(value):
-        raise Open311Error(400, f"attribute[{attribute.code}] must be a number.")
+        raise AnswerError(
+            f"attribute[{attribute.code}] must be a number.",
+            f"“{attribute.description}”请填写数字。",
+        )
     return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
@@ -183,9 +186,9 @@ def _datetime(attribute: ServiceAttribute, text: str) -> str:
     except (ValueError, OverflowError):
         parsed = None
     if parsed is None:
-        raise Open311Error(
-            400,
+        raise AnswerError(
             f"attribute[{attribute.code}] must be an ISO 8601 datetime, e.g. 2023-06-01T09:30:00+08:00.",
+            f"“{attribute.description}”请填写日期时间，如 2023-06-01 09:30。",
         )
     return parsed.isoformat()
 
@@ -195,30 +198,31 @@ def attribute_answers(category: Category, params: Mapping[str, str]) -> dict:
 
     Unknown codes are ignored. An answer listed in ``stops_submission_on`` refuses the request
     first (the resident must phone, whatever else is wrong); then each question is checked in
-    order and the first error, naming the attribute, is a 400.
+    order and the first error, naming the attribute, is an ``AnswerError`` (a 400).
     """
     attributes = [a for a in category.open311_attributes.all() if a.variable]
     given = {a.code: _answer_list(params, a.code) for a in attributes}
     for attribute in attributes:
         stops = set(attribute.stops_submission_on or [])
         if stops and stops & set(given[attribute.code]):
-            raise Open311Error(400, attribute.stop_text())
+            raise AnswerError(attribute.stop_text(), attribute.stop_text())
     answers: dict = {}
     for attribute in attributes:
         code, values = attribute.code, given[attribute.code]
+        asked = attribute.description
         if not values:
             if attribute.required:
-                raise Open311Error(400, f"attribute[{code}] is required: {attribute.description}")
+                raise AnswerError(f"attribute[{code}] is required: {asked}", f"请回答“{asked}”。")
             continue
         if attribute.datatype != Datatype.MULTIVALUELIST and len(values) > 1:
-            raise Open311Error(400, f"attribute[{code}] takes one value.")
+            raise AnswerError(f"attribute[{code}] takes one value.", f"“{asked}”只能选一项。")
         if attribute.is_list:
             keys = attribute.value_keys()
             wrong = [v for v in values if v not in keys]
             if wrong:
-                raise Open311Error(
-                    400,
+                raise AnswerError(
                     f"attribute[{code}] must be one of {', '.join(keys)} (got {wrong[0][:20]}).",
+                    f"“{asked}”的选项无效，请从列出的选项中选择。",
                 )
             if attribute.datatype == Datatype.MULTIVALUELIST:
                 answers[code] = [k for k in keys if k in values]  # once each, in the list's order
@@ -233,9 +237,27 @@ def attribute_answers(category: Category, params: Mapping[str, str]) -> dict:
                 MAX_ATTRIBUTE_TEXT if attribute.datatype == Datatype.TEXT else MAX_ATTRIBUTE_STRING
             )
             if len(values[0]) > limit:
-                raise Open311Error(400, f"attribute[{code}] may not exceed {limit} characters.")
+                raise AnswerError(
+                    f"attribute[{code}] may not exceed {limit} characters.",
+                    f"“{asked}”不能超过 {limit} 字。",
+                )
             answers[code] = values[0]
     return answers
+
+
+def record_report_extras(case: Case, *, answers: dict, media_url: str = "") -> None:
+    """Keep the answers to the extra questions (and a client's media_url) on the case's report
+    event, for the staff to read. Call inside the transaction that reported the case."""
+    extra: dict = {}
+    if media_url:
+        # Kept as text for the staff to look at; never fetched by the server (SSRF).
+        extra["media_url"] = media_url
+    if answers:
+        extra["attributes"] = answers
+    if extra:
+        event = CaseEvent.objects.get(case=case, action="report")
+        event.data = {**event.data, **extra}
+        event.save(update_fields=["data"])
 
 
 YES_NO = [{"key": "yes", "name": "是"}, {"key": "no", "name": "否"}]

@@ -1,5 +1,8 @@
-"""The residents' own page (居民上报), made for a phone: choose a problem type, set the place by
-position or a pin, describe it, add photos, submit, get a receipt with a tracking link.
+"""The residents' own page (居民上报), made for a phone: choose a problem type, answer its extra
+questions (the same ``ServiceAttribute`` data Open311 clients get; an answer such as "I smell
+gas" stops the report and says whom to phone), set the place by position or a pin, see the open
+reports of the same type nearby (follow one instead of reporting again), describe it, add photos,
+submit, get a receipt with a tracking link.
 
 No login. Abuse protection: a honeypot field, a per-address limit on submissions
 (``open311.report_per_ip_per_hour``), a request size limit, photos checked by their bytes
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core import signing
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,12 +28,21 @@ from towngrid.cases.actions import report
 from towngrid.cases.errors import CaseError
 from towngrid.cases.media import PhotoError, check_photo, max_bytes
 from towngrid.cases.models import Attachment, CaseEvent, Source, Status
+from towngrid.cases.queries import find_duplicates
+from towngrid.cases.views import category_rows
 from towngrid.core import config
 from towngrid.core.middleware import client_ip_of
 from towngrid.grids.models import GridNode
 
 from . import throttle
-from .actions import clean_text, public_categories
+from .actions import (
+    AnswerError,
+    attribute_answers,
+    clean_text,
+    public_categories,
+    record_report_extras,
+)
+from .models import ServiceAttribute
 from .views import media_url, public_cases
 
 TRACK_SALT = "open311.track"
@@ -88,16 +101,32 @@ def _map_centre() -> tuple[float, float]:
     return round(town.centroid_lng, 5), round(town.centroid_lat, 5)
 
 
+def _questions() -> dict[str, list[dict]]:
+    """The extra questions of every public category, by category code, for the page to show
+    when a category is chosen."""
+    by_code: dict[str, list[dict]] = {}
+    attributes = ServiceAttribute.objects.filter(
+        category__in=public_categories()
+    ).select_related("category")
+    for a in attributes.order_by("category__full_code", "order", "id"):
+        by_code.setdefault(a.category.full_code, []).append(
+            {
+                "code": a.code,
+                "variable": a.variable,
+                "datatype": a.datatype,
+                "required": a.required,
+                "description": a.description,
+                "help": a.datatype_description,
+                "values": a.values if a.is_list else [],
+                "stops": list(a.stops_submission_on or []),
+                "stop_message": a.stop_text(),
+                "multiple": a.datatype == "multivaluelist",
+            }
+        )
+    return by_code
+
+
 def report_page(request: HttpRequest) -> HttpResponse:
-    categories = [
-        {
-            "code": c.full_code,
-            "name": c.name,
-            "group": c.major.name,
-            "keywords": c.keywords,
-        }
-        for c in public_categories()
-    ]
     status = 200
     error = ""
     form = ResidentReportForm(request.POST or None)
@@ -119,15 +148,21 @@ def report_page(request: HttpRequest) -> HttpResponse:
                 for photo in photos:
                     check_photo(photo)
                 data = form.cleaned_data
-                case = report(
-                    category=data["category"],
-                    description=clean_text(data["description"]),
-                    lng=data["lng"],
-                    lat=data["lat"],
-                    source=Source.RESIDENT,
-                    address=clean_text(data["address"]),
-                    photos=photos,
-                )
+                category = public_categories().get(full_code=data["category"])
+                answers = attribute_answers(category, request.POST)
+                with transaction.atomic():
+                    case = report(
+                        category=category,
+                        description=clean_text(data["description"]),
+                        lng=data["lng"],
+                        lat=data["lat"],
+                        source=Source.RESIDENT,
+                        address=clean_text(data["address"]),
+                        photos=photos,
+                    )
+                    record_report_extras(case, answers=answers)
+            except AnswerError as exc:
+                error, status = exc.message, 400
             except PhotoError as exc:
                 error, status = exc.message, 400
             except CaseError as exc:
@@ -140,11 +175,45 @@ def report_page(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "error": error,
-        "categories": categories,
+        "categories": category_rows(public_categories(), value="full_code"),
+        "questions": _questions(),
+        "chosen": form["category"].value() or "",
+        "answers": {k: request.POST.getlist(k) for k in request.POST if k.startswith("attribute[")},
         "centre": {"lng": lng, "lat": lat},
         "max_photos": MAX_PHOTOS,
     }
     return render(request, "open311/report.html", context, status=status)
+
+
+def nearby(request: HttpRequest) -> HttpResponse:
+    """Open reports of the chosen type near the chosen point, as a fragment for the page: the
+    resident can follow one instead of reporting it again. Only what the tracking page shows
+    (type, status, date, a tracking link) — never descriptions, which may name people."""
+    cases = []
+    ip = client_ip_of(request) or "unknown"
+    limit = 10 * int(config.get("open311.report_per_ip_per_hour"))
+    category = public_categories().filter(full_code=request.GET.get("category", "")).first()
+    try:
+        lng, lat = float(request.GET.get("lng", "")), float(request.GET.get("lat", ""))
+    except ValueError:
+        category = None
+    if category is not None and throttle.allow(f"nearby:{ip}", limit, window=3600):
+        try:
+            found = find_duplicates(category, lng, lat, queryset=public_cases())[:5]
+        except CaseError:
+            found = []
+        cases = [
+            {
+                "number": c.number,
+                "category": c.category.name,
+                "status": Status(c.status).label,
+                "reported_at": c.reported_at,
+                "distance_m": round(c.distance_m),
+                "track_url": reverse("resident:track", kwargs={"token": track_token(c.number)}),
+            }
+            for c in found
+        ]
+    return render(request, "open311/_nearby.html", {"cases": cases})
 
 
 def _case_for(token: str):

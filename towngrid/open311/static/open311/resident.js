@@ -1,31 +1,61 @@
-// The resident report page: category search (name, keywords, pinyin initials), and the place by
-// current position or a pin on the map. Plain script: the page works without a build step.
-(function () {
+// The resident report page: the shared category picker (picker.js), the chosen category's extra
+// questions (a stopping answer disables the submit button), the place by current position or a
+// pin on the map, and the open reports of the same type nearby. Plain script, no build step.
+(function (global) {
   "use strict";
-  var cats = JSON.parse(document.getElementById("resident-categories").textContent);
-  var search = document.getElementById("category-search");
+  global.towngridPicker.init();
   var select = document.getElementById("id_category");
-  // Best match first: the exact name, a whole keyword (e.g. the pinyin initials), then any
-  // substring, so that "bljl" picks 暴露垃圾 rather than a longer name containing the letters.
-  function score(c, q) {
-    var words = (c.keywords || "").toLowerCase().split(/\s+/);
-    if (c.name === q) return 4;
-    if (words.indexOf(q) >= 0) return 3;
-    if (c.name.indexOf(q) >= 0) return 2;
-    return (c.group + " " + words.join(" ")).indexOf(q) >= 0 ? 1 : 0;
-  }
-  search.addEventListener("input", function () {
-    var q = search.value.trim().toLowerCase();
-    var best = null, bestScore = 0;
-    Array.prototype.forEach.call(select.options, function (opt) {
-      if (!opt.value) return;
-      var c = cats.find(function (x) { return x.code === opt.value; });
-      var s = q ? score(c, q) : 1;
-      opt.hidden = s === 0;
-      if (s > bestScore) { best = opt; bestScore = s; }
+  var stop = document.getElementById("stop-message");
+  var submit = document.querySelector("[data-testid=resident-submit]");
+  var nearby = document.getElementById("nearby");
+
+  // The chosen category's extra questions: only its fieldset is enabled (and so submitted).
+  function showQuestions() {
+    document.querySelectorAll("fieldset.questions").forEach(function (fs) {
+      var on = fs.dataset.category === select.value;
+      fs.hidden = !on;
+      fs.disabled = !on;
     });
-    if (q && best) select.value = best.value;
+    checkStop();
+    loadNearby();
+  }
+  // An answer such as "I smell gas" stops the report at once: the resident must phone.
+  function checkStop() {
+    var message = "";
+    document.querySelectorAll("fieldset.questions:not([disabled]) input[data-stop]").forEach(function (i) {
+      if (i.checked) message = i.dataset.stop;
+    });
+    stop.textContent = message;
+    stop.hidden = !message;
+    submit.disabled = !!message;
+  }
+  document.getElementById("questions").addEventListener("change", checkStop);
+  select.addEventListener("change", showQuestions);
+
+  // Restore the answers after a refused submission.
+  var answers = JSON.parse(document.getElementById("resident-answers").textContent || "{}");
+  Object.keys(answers).forEach(function (name) {
+    document.querySelectorAll("[name='" + name.replace(/'/g, "") + "']").forEach(function (input) {
+      if (input.type === "radio" || input.type === "checkbox") input.checked = answers[name].indexOf(input.value) >= 0;
+      else input.value = answers[name][0] || "";
+    });
   });
+
+  // Open reports of the same type near the pin: follow one instead of reporting it again.
+  var nearbyTimer = null;
+  function loadNearby() {
+    clearTimeout(nearbyTimer);
+    nearbyTimer = setTimeout(function () {
+      var lngv = document.getElementById("id_lng").value, latv = document.getElementById("id_lat").value;
+      if (!select.value || !lngv || !latv) { nearby.innerHTML = ""; return; }
+      var url = nearby.dataset.url + "?category=" + encodeURIComponent(select.value) +
+        "&lng=" + encodeURIComponent(lngv) + "&lat=" + encodeURIComponent(latv);
+      fetch(url).then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) { nearby.innerHTML = html; nearby.dataset.loaded = "true"; })
+        .catch(function () {});
+    }, 250);
+  }
+
   var el = document.getElementById("resident-map");
   var lng = document.getElementById("id_lng");
   var lat = document.getElementById("id_lat");
@@ -40,6 +70,7 @@
     if (pin) pin.setLatLng([la, ln]); else pin = L.circleMarker([la, ln], { radius: 9 }).addTo(map);
     status.textContent = status.dataset.set;
     el.dataset.point = lng.value + "," + lat.value;
+    loadNearby();
   }
   if (lng.value && lat.value) place(parseFloat(lat.value), parseFloat(lng.value));
   map.on("click", function (e) { place(e.latlng.lat, e.latlng.lng); });
@@ -51,5 +82,6 @@
       { enableHighAccuracy: true, timeout: 10000 }
     );
   });
+  showQuestions();
   el.dataset.ready = "true";
-})();
+})(window);
