@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
 
+from . import second_factor
 from .models import ApiToken, Department, Role, User
 
 
@@ -31,10 +33,21 @@ class UserAdmin(BaseUserAdmin):
                     "is_demo",
                     "failed_logins",
                     "locked_until",
+                    "totp_confirmed_at",
                 ]
             },
         ),
     ]
+    readonly_fields = ["totp_confirmed_at"]
+    actions = ["reset_second_factor"]
+
+    @admin.action(description=_("重置双因素验证器（手机丢失时）"))
+    def reset_second_factor(self, request, queryset):
+        for user in queryset:
+            second_factor.reset(user, actor=request.user, reason="reset in the admin")
+        self.message_user(
+            request, _("已重置 %(n)d 个账户的双因素验证器。") % {"n": queryset.count()}
+        )
 
 
 @admin.register(Role)

@@ -6,7 +6,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from towngrid.core.api import ApiError
 
-from . import actions
+from . import actions, second_factor
 from .api_auth import HashedTokenAuthentication
 from .backends import DEMO_REFUSED, LOCKED
 from .models import ApiToken
@@ -38,7 +38,9 @@ class ObtainTokenView(views.APIView):
     def post(self, request):
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        credentials = dict(data.validated_data)
+        code = credentials.pop("otp", "")
+        user = authenticate(request, **credentials)
         if user is None:
             # The failure itself is audited by the user_login_failed receiver.
             reason, until = getattr(request, "auth_failure", None) or (None, None)
@@ -52,6 +54,15 @@ class ObtainTokenView(views.APIView):
             if reason == DEMO_REFUSED:
                 raise ApiError("demo_refused", "生产模式下不允许使用演示账户。", status_code=403)
             raise ApiError("invalid_credentials", "用户名或密码不正确。", status_code=400)
+        refused = second_factor.check_token_request(user, code)
+        if refused == "second_factor_enrolment_required":
+            raise ApiError(
+                refused,
+                "管理员须先在网页登录时绑定双因素验证器，才能申请 API 令牌。",
+                status_code=403,
+            )
+        if refused:
+            raise ApiError(refused, "请在 otp 字段提供验证器中当前的 6 位验证码。", status_code=401)
         token, key = actions.issue_token(user, name="api")
         return Response({"token": key, "expires_at": token.expires_at})
 

@@ -87,6 +87,11 @@ class User(AbstractUser):
         default=False,
         help_text=_("下次登录后必须先修改密码（管理员设置的初始密码或重置的密码）。"),
     )
+    # Second factor (accounts/totp.py): the sealed TOTP secret, when it was confirmed, and the
+    # last step accepted (a code works once).
+    totp_secret = models.CharField(max_length=200, blank=True, editable=False)
+    totp_confirmed_at = models.DateTimeField(_("双因素认证启用时间"), null=True, blank=True)
+    totp_last_step = models.BigIntegerField(default=-1, editable=False)
 
     class Meta:
         verbose_name = _("用户")

@@ -7,6 +7,12 @@ from .models import User
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=10,
+        help_text="TOTP code, for accounts with two-factor authentication (administrators).",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):

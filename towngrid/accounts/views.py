@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from towngrid.demo.data import DEMO_PASSWORD
 
-from . import actions
+from . import actions, second_factor
 from .access import password_change_required, password_max_age_days, scope_kind_of
 from .forms import LoginForm, PasswordChangeForm, TokenForm
 from .models import ScopeKind
@@ -41,8 +41,13 @@ class LoginView(auth_views.LoginView):
         return ctx
 
     def form_valid(self, form):
+        user = form.get_user()
+        if second_factor.needed(user):
+            # The password was right; the session is not logged in until the code is.
+            second_factor.begin(self.request, user, self.get_success_url())
+            return redirect("accounts:second_factor")
         response = super().form_valid(form)
-        actions.record_login(form.get_user())
+        actions.record_login(user)
         return response
 
     def form_invalid(self, form):
@@ -51,6 +56,41 @@ class LoginView(auth_views.LoginView):
         if username:
             actions.record_login_failure(username, reason or "invalid")
         return super().form_invalid(form)
+
+
+def admin_login(request, extra_context=None):
+    """The admin's login is this one, so the lockout, the audit and the second factor hold there
+    too."""
+    return LoginView.as_view()(request)
+
+
+def second_factor_view(request):
+    """Step two of a login that needs a one-time code: enter it, or, the first time, enrol an
+    authenticator app from the QR code and confirm with its first code."""
+    pending = second_factor.pending(request)
+    if pending is None:
+        messages.error(request, _("验证已超时，请重新登录。"))
+        return redirect("accounts:login")
+    user, state = pending
+    error = ""
+    if request.method == "POST":
+        try:
+            next_url = second_factor.complete(request, user, state, request.POST.get("code", ""))
+        except second_factor.SecondFactorError as exc:
+            error = str(exc)
+            if exc.start_over:
+                messages.error(request, error)
+                return redirect("accounts:login")
+        else:
+            return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    context = {"profile_user": user, "error": error, "enrolling": not user.totp_confirmed_at}
+    if context["enrolling"]:
+        secret = second_factor.enrolment_secret(request, state)
+        context.update(
+            secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+            qr_svg=second_factor.qr_svg(secret, user.username),
+        )
+    return render(request, "accounts/second_factor.html", context, status=400 if error else 200)
 
 
 @require_POST
