@@ -45,6 +45,12 @@ def _zh_hans(settings):
 
 
 @pytest.fixture(autouse=True)
+def _jobs_inline(settings):
+    """Background jobs run inline, inside the test's transaction (core/jobs.py)."""
+    settings.TOWNGRID_JOBS_INLINE = True
+
+
+@pytest.fixture(autouse=True)
 def _config_caches():
     """Per-process caches of settings, calendar overrides and time limits are cleared by signals,
     but a rolled-back test sends none: clear them around every test."""
@@ -68,12 +74,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(scope="session")
 def _demo_town_built(django_db_setup, django_db_blocker) -> None:
-    """Build the demo town once, committed outside every test's transaction."""
-    from towngrid.demo.build import build_demo_town, demo_town_exists
-
+    """Build the demo town once (at ``extras.TEST_SCALE`` for the registry), committed outside
+    every test's transaction."""
     with django_db_blocker.unblock():
-        if not demo_town_exists():
-            build_demo_town(progress=False)
+        _build_demo()
+
+
+def _build_demo() -> None:
+    from towngrid.demo.build import build_demo_town, demo_town_exists
+    from towngrid.demo.extras import TEST_SCALE, build_demo_extras
+
+    if not demo_town_exists():
+        build_demo_town(progress=False)
+    build_demo_extras(scale=TEST_SCALE)
 
 
 @dataclass
@@ -104,13 +117,13 @@ def _demo_user(role_code: str):
 def demo_town(_demo_town_built, db) -> DemoTown:
     from towngrid.accounts.models import User
     from towngrid.demo import data
-    from towngrid.demo.build import build_demo_town, demo_town_exists
+    from towngrid.demo.build import demo_town_exists
     from towngrid.grids.models import GridNode
 
     if not demo_town_exists():
         # Flushed by an earlier transactional test: build again (inside this test's transaction
         # unless the test is transactional itself).
-        build_demo_town(progress=False)
+        _build_demo()
     nodes = GridNode.objects.filter(code__startswith=data.TOWN_CODE, level__lte=3)
     by_name = {(n.level, n.name): n for n in nodes}
     users = {u.username: u for u in User.objects.filter(is_demo=True).select_related("scope")}

@@ -66,6 +66,11 @@ INSTALLED_APPS = [
     "towngrid.grids",
     "towngrid.cases",
     "towngrid.open311",
+    "towngrid.registry",
+    "towngrid.codes",
+    "towngrid.sensing",
+    "towngrid.programs",
+    "towngrid.reports",
     "towngrid.demo",
 ]
 
@@ -217,3 +222,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TOWNGRID_LOG_LEVEL", "WARNING")},
 }
+
+# Personal data (PIPL): the key that encrypts identity and phone numbers at rest and keys their
+# search hashes. Base64 of 32 random bytes; required in production (towngrid.core.personal).
+TOWNGRID_PERSONAL_DATA_KEY = os.environ.get("TOWNGRID_PERSONAL_DATA_KEY", "")
+
+# Brokers. Unset: background work runs in-process (see DESIGN.md, Architecture).
+MQTT_URL = os.environ.get("MQTT_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# Background jobs run in a thread of the web process (the embedded default). Tests run them inline
+# so they see the test's transaction.
+TOWNGRID_JOBS_INLINE = env_flag("TOWNGRID_JOBS_INLINE", default=False)
+
+# Two-factor login (TOTP) for administrators, MLPS 2.0 level 3: on by default in production.
+# Users who enrolled an authenticator are always asked for a code.
+TOWNGRID_REQUIRE_2FA = env_flag("TOWNGRID_REQUIRE_2FA", default=PRODUCTION)
+
+# The key that signs the tokens printed on door plates (codes/tokens.py); defaults to the secret
+# key. Changing it invalidates every printed plate.
+TOWNGRID_CODES_KEY = os.environ.get("TOWNGRID_CODES_KEY", "")

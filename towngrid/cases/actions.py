@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -46,6 +47,7 @@ from .models import (
     Status,
     Step,
 )
+from .signals import case_changed
 from .workflow import TRANSITIONS, Transition
 
 NUMBER_PREFIX = "BC"  # 北蔡; the number's year is the local (Asia/Shanghai) year of the report
@@ -213,8 +215,12 @@ def report(
     source_ref: str = "",
     photos: Sequence = (),
     at: datetime | None = None,
+    subject=None,
 ) -> Case:
     """上报: create a case in REPORTED, located in its grid, with the accept step's deadline.
+
+    ``subject`` is the registry object (or device) the case is about, e.g. the house whose code
+    was scanned; receivers of ``signals.case_changed`` (the colour engine) react to it.
 
     Refuses (nothing written): an unknown or inactive category, an empty or too long
     description, a 12345 transfer without its ticket number, a point outside the town. Does not
@@ -268,6 +274,9 @@ def report(
             step_deadline=deadline,
             reported_at=at,
         )
+        if subject is not None:
+            case.subject_type = ContentType.objects.get_for_model(subject)
+            case.subject_id = subject.pk
         insert_row(case)
         event = CaseEvent(
             case=case,
@@ -289,6 +298,9 @@ def report(
             changes={"category": category.full_code, "grid": leaf.code, "source": source},
         )
         _attach(case, photos, AttachmentKind.BEFORE, actor=user, event=event, at=at)
+        case_changed.send(
+            sender=Case, case=case, action="report", old_status="", new_status=case.status
+        )
     return case
 
 
@@ -446,6 +458,9 @@ def _write(
     audit.record(actor, f"cases.{event_action}", case, changes=changes, reason=note)
     if new_status != old_status:
         _notify_reporters(case, actor, label)
+    case_changed.send(
+        sender=Case, case=case, action=event_action, old_status=old_status, new_status=new_status
+    )
     return event
 
 

@@ -7,6 +7,7 @@ the case's timeline is rebuilt from its events. Categories and their time limits
 """
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -242,6 +243,18 @@ class Case(models.Model):
     sendback_count = models.PositiveSmallIntegerField(_("回退次数"), default=0)
     # Pending requests awaiting the shift lead: "extension" or "park".
     pending_request = models.CharField(_("待审批申请"), max_length=12, blank=True)
+    # What the case is about when it names a registry object (a house scanned at its door, a
+    # component, a device): any model, so cases need not know the registry.
+    subject_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        verbose_name=_("关联对象类型"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    subject_id = models.PositiveBigIntegerField(_("关联对象"), null=True, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
 
     # Optimistic concurrency: every transition updates "WHERE version = seen version".
     version = models.PositiveIntegerField(default=0)
@@ -260,6 +273,7 @@ class Case(models.Model):
             models.Index(fields=["status", "step_deadline"]),
             models.Index(fields=["department", "status"]),
             models.Index(fields=["category", "reported_at"]),
+            models.Index(fields=["subject_type", "subject_id"]),
         ]
 
     def __str__(self) -> str:

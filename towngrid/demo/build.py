@@ -352,10 +352,13 @@ def remove_demo_town() -> None:
     Raises django.db.models.ProtectedError if other data (cases, houses …) still uses the grid."""
     from towngrid.accounts.models import Department, User
     from towngrid.cases.models import Case, Category
+    from towngrid.demo.extras import remove_demo_extras
     from towngrid.grids.actions import bump_revision
     from towngrid.grids.models import DutyAssignment, GridNode, GridStaff
 
     with transaction.atomic():
+        # Registry, codes, sensing, programs and roll-ups stand on the grid: they go first.
+        remove_demo_extras()
         # Cases point at the grid (PROTECT): the demo's cases go first; events, reporters and
         # attachment rows go with them.
         Case.objects.filter(grid_code__startswith=TOWN_CODE).delete()

@@ -105,9 +105,9 @@ def _questions() -> dict[str, list[dict]]:
     """The extra questions of every public category, by category code, for the page to show
     when a category is chosen."""
     by_code: dict[str, list[dict]] = {}
-    attributes = ServiceAttribute.objects.filter(
-        category__in=public_categories()
-    ).select_related("category")
+    attributes = ServiceAttribute.objects.filter(category__in=public_categories()).select_related(
+        "category"
+    )
     for a in attributes.order_by("category__full_code", "order", "id"):
         by_code.setdefault(a.category.full_code, []).append(
             {

@@ -38,6 +38,12 @@ class Command(BaseCommand):
             help=f"cases to play through January–June 2023 (default {DEFAULT_COUNT}; 0: none)",
         )
         parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="size of the registry against Beicai's (default 1.0; 0.1 builds a tenth)",
+        )
+        parser.add_argument(
             "--no-progress", action="store_true", help="no progress bar (for logs and CI)"
         )
         add_server_arguments(parser)
@@ -83,6 +89,9 @@ class Command(BaseCommand):
             )
 
         self._cases(options["cases"], progress=not options["no_progress"] and verbosity > 0)
+        self._extras(
+            options["scale"], options["seed"], progress=not options["no_progress"] and verbosity > 0
+        )
 
         url = browse_url(options["host"], options["port"])
         self._print_logins(url)
@@ -114,6 +123,21 @@ class Command(BaseCommand):
                 f"({closed} closed, the rest open, parked or rejected)."
             )
         )
+
+    def _extras(self, scale: float, seed: int, *, progress: bool) -> None:
+        """Registry, codes and colours, devices, projects and targets, report roll-ups."""
+        from towngrid.demo.extras import build_demo_extras
+
+        if scale <= 0:
+            raise CommandError("--scale 必须大于 0。--scale must be greater than 0.")
+
+        def say(app: str, summary: dict) -> None:
+            figures = ", ".join(f"{k} {v}" for k, v in summary.items() if k != "seconds")
+            self.stdout.write(
+                self.style.SUCCESS(f"{app}: {figures or 'done'} ({summary['seconds']} s)")
+            )
+
+        build_demo_extras(seed=seed, scale=scale, progress=progress, say=say)
 
     def _where(self) -> str:
         db = settings.DATABASES["default"]

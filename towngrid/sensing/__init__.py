@@ -1,0 +1,1 @@
+"""Sensing: devices, observations over MQTT and HTTP, threshold rules, alarms that become cases."""

@@ -1,0 +1,315 @@
+"""Turning raw transport payloads into checked readings, or reasons why not.
+
+Pure functions: no database access (the caller passes the device lookup), so a batch of
+thousands is validated in memory. Every reason is ``{"field": ..., "message": <Chinese>}``.
+
+Compact form::
+
+    {"id": "m-0001", "device": "WQ-001", "time": "2023-06-01T08:00:00+08:00",
+     "values": {"ph": 7.2, "do": 5.1}, "battery": 87}
+
+``id`` is optional: without it the message id is a hash of device, time and values, so a
+redelivered copy is still stored once. ``time`` without an offset is Beijing time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import fiware
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+MAX_MESSAGE_ID = 100
+MAX_TEXT_VALUE = 200
+MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+# Readings may be late (buffered by a gateway) but not from the future beyond clock skew.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=BEIJING)
+# Metrics computed by the platform, never accepted from a device.
+DERIVED_METRICS = frozenset({"wq_class", "black_odour"})
+SNAPSHOT_KEY = "snapshot"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG"
+
+
+@dataclass
+class Reading:
+    """One valid message, ready to store."""
+
+    device: Any  # models.Device (with device_type loaded)
+    message_id: str
+    observed_at: datetime
+    values: dict
+    battery: float | None = None
+    snapshot: bytes | None = None
+    state: str = ""  # a FIWARE Device entity's deviceState
+
+
+@dataclass
+class Rejected:
+    raw: str
+    reasons: list[dict]
+    device_code: str = ""
+
+
+@dataclass
+class Parsed:
+    """A raw item after JSON decoding: the object, or the reason it is not one."""
+
+    raw: str
+    obj: Any = None
+    reasons: list[dict] = field(default_factory=list)
+
+
+def reason(field_name: str, message: str) -> dict:
+    return {"field": field_name, "message": message}
+
+
+def _text(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    if isinstance(raw, str):
+        return raw
+    try:
+        return json.dumps(raw, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(raw)
+
+
+def explode(messages: Iterable[Any]) -> Iterator[Parsed]:
+    """Each message may be a dict, a list of dicts, or text/bytes holding a JSON object, a JSON
+    array or JSON lines; yield one ``Parsed`` per contained message."""
+    for message in messages:
+        if isinstance(message, dict):
+            yield Parsed(raw="", obj=message)
+        elif isinstance(message, list):
+            for item in message:
+                yield Parsed(raw="", obj=item)
+        elif isinstance(message, bytes | str):
+            yield from explode_text(message)
+        else:
+            yield Parsed(raw=_text(message), reasons=[reason("", "无法识别的报文类型。")])
+
+
+def explode_text(data: str | bytes) -> Iterator[Parsed]:
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            yield Parsed(raw=_text(data), reasons=[reason("", "报文不是 UTF-8 编码。")])
+            return
+    else:
+        text = data
+    stripped = text.strip()
+    if not stripped:
+        yield Parsed(raw=text, reasons=[reason("", "报文为空。")])
+        return
+    try:
+        obj = json.loads(stripped)
+    except ValueError as exc:
+        if "\n" in stripped:  # JSON lines: each line on its own
+            for line in stripped.splitlines():
+                if line.strip():
+                    yield from _one_line(line)
+            return
+        yield Parsed(
+            raw=text, reasons=[reason("", f"JSON 格式错误：{exc.msg}（第 {exc.pos} 字符）。")]
+        )
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            yield Parsed(raw="", obj=item)
+    else:
+        yield Parsed(raw=text, obj=obj)
+
+
+def _one_line(line: str) -> Iterator[Parsed]:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        yield Parsed(
+            raw=line, reasons=[reason("", f"JSON 格式错误：{exc.msg}（第 {exc.pos} 字符）。")]
+        )
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            yield Parsed(raw="", obj=item)
+    else:
+        yield Parsed(raw=line, obj=obj)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=BEIJING)
+    return parsed
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def content_id(device_code: str, time_text: str, values: Any) -> str:
+    body = json.dumps([device_code, time_text, values], sort_keys=True, ensure_ascii=False)
+    return "h:" + hashlib.sha1(body.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def decode_snapshot(value: Any) -> tuple[bytes | None, str]:
+    """A snapshot is base64 JPEG or PNG, optionally a data: URI. Returns (bytes, error)."""
+    if not isinstance(value, str) or not value:
+        return None, "抓拍图片必须是 base64 编码的 JPEG/PNG。"
+    text = value.split(",", 1)[1] if value.startswith("data:") else value
+    if len(text) > MAX_SNAPSHOT_BYTES * 4 // 3 + 4:
+        return None, f"抓拍图片超过 {MAX_SNAPSHOT_BYTES // 1024 // 1024} MB。"
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None, "抓拍图片的 base64 编码无效。"
+    if not (data.startswith(JPEG_MAGIC) or data.startswith(PNG_MAGIC)):
+        return None, "抓拍图片必须是 JPEG 或 PNG。"
+    return data, ""
+
+
+def check_values(values: Any, metrics: dict) -> tuple[dict, list[dict], bytes | None]:
+    """Check every metric against the device type's definition: known, of its kind, in range."""
+    if not isinstance(values, dict) or not values:
+        return {}, [reason("values", "缺少观测值（values 必须是非空对象）。")], None
+    out: dict = {}
+    problems: list[dict] = []
+    snapshot = None
+    for name, value in values.items():
+        where = f"values.{name}"
+        if name in DERIVED_METRICS:
+            problems.append(reason(where, f"指标 {name} 由平台计算，不能上报。"))
+            continue
+        spec = metrics.get(name)
+        if spec is None:
+            problems.append(reason(where, f"设备类型没有指标 {name}。"))
+            continue
+        kind = spec.get("kind", "number")
+        label = spec.get("name", name)
+        if kind == "number":
+            if not _finite(value):
+                problems.append(reason(where, f"{label} 必须是有限数值。"))
+                continue
+            low, high = spec.get("min"), spec.get("max")
+            if (low is not None and value < low) or (high is not None and value > high):
+                problems.append(reason(where, f"{label} 超出量程 {low}–{high}：{value}。"))
+                continue
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                problems.append(reason(where, f"{label} 必须是 true 或 false。"))
+                continue
+        elif kind == "image":
+            snapshot, error = decode_snapshot(value)
+            if error:
+                problems.append(reason(where, error))
+            continue  # stored as a file, not in the values
+        else:  # text
+            if not isinstance(value, str) or not value or len(value) > MAX_TEXT_VALUE:
+                problems.append(reason(where, f"{label} 必须是 1–{MAX_TEXT_VALUE} 字的文本。"))
+                continue
+            choices = spec.get("choices")
+            if choices and value not in choices:
+                problems.append(reason(where, f"{label} 的取值 {value} 不在允许范围内。"))
+                continue
+        out[name] = value
+    return out, problems, snapshot
+
+
+def validate(
+    obj: Any,
+    *,
+    raw: str,
+    lookup: Callable[[str], Any],
+    now: datetime,
+    bound_device: Any = None,
+) -> Reading | Rejected:
+    """Check one decoded message. ``lookup(code)`` returns the Device or None; ``bound_device``
+    is the device the transport authenticated (HTTP) or the topic named (MQTT): a message for
+    another device is refused."""
+    original = obj
+
+    def rejected(reasons: list[dict], device_code: str = "") -> Rejected:
+        # The raw text is only rendered for a rejection: accepted dicts never pay for it.
+        return Rejected(raw or _text(original), reasons, device_code)
+
+    if not isinstance(obj, dict):
+        return rejected([reason("", "报文必须是 JSON 对象。")])
+    state = ""
+    if fiware.is_entity(obj):
+        converted, problems = fiware.to_compact(obj)
+        if problems:
+            return rejected(problems, fiware.device_code_of(obj))
+        obj = converted
+        state = obj.pop("_state", "")
+    problems = []
+    code = obj.get("device")
+    if code is None and bound_device is not None:
+        code = bound_device.code
+    if not isinstance(code, str) or not code:
+        return rejected([reason("device", "缺少设备编码。")])
+    if bound_device is not None and code != bound_device.code:
+        return rejected([reason("device", f"报文设备 {code} 与认证设备不符。")], code)
+    device = lookup(code)
+    if device is None:
+        return rejected([reason("device", f"未登记的设备：{code}。")], code)
+    if not device.is_active:
+        return rejected([reason("device", f"设备 {code} 已停用。")], code)
+    time_text = obj.get("time")
+    observed_at = parse_time(time_text)
+    if observed_at is None:
+        problems.append(reason("time", "缺少或无法解析观测时间（ISO 8601）。"))
+    elif observed_at > now + MAX_CLOCK_SKEW:
+        problems.append(reason("time", "观测时间晚于当前时间。"))
+    elif observed_at < EARLIEST:
+        problems.append(reason("time", "观测时间早于 2000 年。"))
+    message_id = obj.get("id")
+    if message_id is not None and (
+        not isinstance(message_id, str | int) or isinstance(message_id, bool)
+    ):
+        problems.append(reason("id", "消息编号必须是文本或整数。"))
+    elif message_id is not None and not 0 < len(str(message_id)) <= MAX_MESSAGE_ID:
+        problems.append(reason("id", f"消息编号长度须为 1–{MAX_MESSAGE_ID}。"))
+    battery = obj.get("battery")
+    if battery is not None and (not _finite(battery) or not 0 <= battery <= 100):
+        problems.append(reason("battery", "电量必须是 0–100 之间的数值。"))
+    raw_values = obj.get("values")
+    if raw_values == {} and state:  # a FIWARE Device entity: a heartbeat with no readings
+        values, value_problems, snapshot = {}, [], None
+    else:
+        values, value_problems, snapshot = check_values(raw_values, device.device_type.metrics)
+    problems.extend(value_problems)
+    unknown = set(obj) - {"id", "device", "time", "values", "battery"}
+    for key in sorted(unknown):
+        problems.append(reason(key, f"无法识别的字段 {key}。"))
+    if problems:
+        return rejected(problems, code)
+    if message_id is None:
+        message_id = content_id(code, str(time_text), raw_values)
+    return Reading(
+        device=device,
+        message_id=str(message_id),
+        observed_at=observed_at,
+        values=values,
+        battery=float(battery) if battery is not None else None,
+        snapshot=snapshot,
+        state=state,
+    )
