@@ -81,6 +81,9 @@ def demo_server(chromium, tmp_path_factory):
         # The browser tests make their own cases; the six demo months are tested in tests/demo.
         "--cases",
         "0",
+        # The registry at the test suite's scale: Beicai's full scale takes minutes to build.
+        "--scale",
+        "0.02",
     ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
