@@ -13,15 +13,11 @@ T0 = datetime(2023, 6, 1, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    from towngrid.sensing import actions, policies, rules
+    from towngrid.sensing import actions
 
-    actions.devices.invalidate()
-    rules.cache.invalidate()
-    policies.cache.invalidate()
+    actions.clear_caches()
     yield
-    actions.devices.invalidate()
-    rules.cache.invalidate()
-    policies.cache.invalidate()
+    actions.clear_caches()
 
 
 @pytest.fixture

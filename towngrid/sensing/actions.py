@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -35,9 +36,9 @@ from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from towngrid.core import audit
+from towngrid.core import audit, config
 
-from . import partitions, policies, rules, store, validation, water
+from . import partitions, policies, rules, state, store, validation, water
 from .alarms import AlarmBook, cleared_status
 from .errors import SensingError
 from .models import (
@@ -61,6 +62,9 @@ WATER_QUALITY = "water_quality"
 DEVICE_CACHE_SECONDS = 30.0
 DEDUP_CHUNK = 500
 MQTT_DEVICE_TOPIC = ("towngrid", "devices")
+_MISSING = object()
+SEEN_EVERY = timedelta(minutes=1)
+STORE_ATTEMPTS = 3
 
 
 # --- device cache and secrets -------------------------------------------------------------------
@@ -89,9 +93,13 @@ class DeviceCache:
         if not missing:
             return
         found: dict[str, Device] = {}
+        types: dict[int, DeviceType] = {}
         for i in range(0, len(missing), DEDUP_CHUNK):
             chunk = missing[i : i + DEDUP_CHUNK]
             for device in Device.objects.filter(code__in=chunk).select_related("device_type"):
+                # One DeviceType object per type: validation compiles a type's metric checks
+                # once per object (validation.metric_checks).
+                device.device_type = types.setdefault(device.device_type_id, device.device_type)
                 found[device.code] = device
         with self._lock:
             for code in missing:
@@ -105,9 +113,23 @@ class DeviceCache:
 devices = DeviceCache()
 
 
+def clear_caches() -> None:
+    """Every per-process cache of ingestion (also cleared around each test)."""
+    devices.invalidate()
+    rules.cache.invalidate()
+    policies.cache.invalidate()
+    state.cache.clear()
+
+
+config.register_cache_clearer(clear_caches)
+
+
 def _invalidate_caches(sender, **kwargs) -> None:
     if sender in (Device, DeviceType):
         devices.invalidate()
+        # A device deleted (or moved to another type) leaves no state behind to be mistaken
+        # for another's.
+        state.cache.clear()
     if sender in (Rule, DeviceType, Device):
         rules.cache.invalidate()
     if sender is CasePolicy:
@@ -232,15 +254,20 @@ def ingest(
 
     fresh, duplicates = _deduplicate(readings)
     partitions.ensure_months(r.observed_at for r in fresh)
-    for attempt in range(2):
+    for attempt in range(STORE_ATTEMPTS):
         try:
             with transaction.atomic():
                 result = _store(fresh, rejected, now, transport, topic, replaying)
             break
+        except store.StaleState:
+            # Another process wrote these devices' state since this one kept it
+            # (sensing/state.py): the batch is done again from the database.
+            if attempt == STORE_ATTEMPTS - 1:
+                raise
         except IntegrityError:
             # Another process stored some of these messages (or raised the same alarm) between
-            # our pre-check and our insert: check again and retry once.
-            if attempt:
+            # our pre-check and our insert: check again and retry.
+            if attempt == STORE_ATTEMPTS - 1:
                 raise
             fresh, more = _deduplicate(fresh)
             duplicates += more
@@ -324,12 +351,12 @@ def _store(
             water.derive(r.values)
         if r.snapshot:
             r.values[validation.SNAPSHOT_KEY] = _save_snapshot(r)
-    inserted = store.insert_observations(
-        [(r.device.pk, r.observed_at, r.message_id, r.values) for r in fresh], now
+    skipped = store.insert_observations(
+        [(r.device.id, r.observed_at, r.message_id, r.values) for r in fresh], now
     )
-    if len(inserted) != len(fresh):
+    if skipped:
         # Stored already (a redelivery, or another process a moment ago): not again.
-        fresh = [r for r in fresh if (r.device.pk, r.message_id) in inserted]
+        fresh = [r for r in fresh if (r.device.id, r.message_id) not in skipped]
         result.duplicates += result.stored - len(fresh)
         result.stored = len(fresh)
         if not fresh:
@@ -339,9 +366,16 @@ def _store(
     for r in fresh:
         by_device[r.device.pk].append(r)
     device_ids = list(by_device)
-    latest = store.load_latest(device_ids)
-    states = store.load_states(device_ids)
-    book = AlarmBook(device_ids)
+    entries = state.cache.take(device_ids)
+    missing = [i for i in device_ids if i not in entries]
+    if missing:
+        entries.update(state.load(missing))
+    states: dict[tuple[int, str], rules.State] = {}
+    active: dict[tuple[int, str], Alarm] = {}
+    for entry in entries.values():
+        states.update(entry.states)
+        active.update(entry.alarms)
+    book = AlarmBook(active=active)
     latest_rows: list[tuple[int, datetime, dict]] = []
     battery_changed: list[Device] = []
 
@@ -352,7 +386,7 @@ def _store(
         # The device reported: it is online again.
         if book.has_active(device_id, OFFLINE_ALARM):
             book.clear(device, OFFLINE_ALARM, now, "设备恢复上报")
-        previous = latest.get(device_id)
+        previous = entries[device_id].latest
         newest_at = previous[0] if previous else None
         merged: dict = dict(previous[1]) if previous else {}
         newest = None
@@ -372,81 +406,128 @@ def _store(
                 battery_changed.append(device)
 
     store.write_states(states)
-    store.write_latest(latest_rows)
-    for i in range(0, len(device_ids), store.CHUNK):
-        Device.objects.filter(pk__in=device_ids[i : i + store.CHUNK]).update(
-            last_seen_at=now, state=DeviceState.ONLINE
-        )
-    for items in by_device.values():
-        items[0].device.last_seen_at, items[0].device.state = now, DeviceState.ONLINE
+    versions = store.write_latest(latest_rows)
+    for device_id, newest_at, merged in latest_rows:
+        entry = entries[device_id]
+        if versions.get(device_id) != entry.version + 1:
+            raise store.StaleState(f"设备 {device_id} 的状态已被其他进程更新。")
+        entry.version, entry.latest = versions[device_id], (newest_at, merged)
+    seen = [items[0].device for items in by_device.values() if _needs_seen(items[0].device, now)]
+    store.mark_seen([d.id for d in seen], now)
+    for device in seen:
+        device.last_seen_at, device.state = now, DeviceState.ONLINE
     if battery_changed:
         Device.objects.bulk_update(battery_changed, ["battery"], batch_size=500)
 
-    for alarm, device, values, snapshot in list(book.touched.values()):
-        case = policies.apply(alarm, device, values, snapshot, alarm.last_seen_at)
+    book.settle()
+    for alarm, device, values, snapshot, at, policy in list(book.to_case.values()):
+        case = policies.apply(alarm, device, values, snapshot, at, policy=policy)
         if case is not None:
             result.cases.append(case.number)
     book.flush()
     result.alarms_raised = len(book.raised)
     result.alarms_cleared = len(book.cleared)
+    # What this batch leaves is what the next one starts from: kept once it has committed.
+    for entry in entries.values():
+        entry.states, entry.alarms = {}, {}
+    for key, rule_state in states.items():
+        entries[key[0]].states[key] = rule_state
+    for key, alarm in book.active.items():
+        entries[key[0]].alarms[key] = alarm
+    transaction.on_commit(partial(state.cache.put, entries))
     return result
 
 
 def _run_rules(device: Device, device_rules, states, book: AlarmBook, reading) -> None:
-    firing: dict[str, list[rules.RuleSpec]] = {}
-    clearing: set[str] = set()
-    values, at, device_id = reading.values, reading.observed_at, device.pk
+    firing: dict[str, list[rules.RuleSpec]] | None = None
+    clearing: set[str] | None = None
+    values, at, device_id = reading.values, reading.observed_at, device.id
+    advance, fire, clear, missing = rules.advance, rules.FIRE, rules.CLEAR, _MISSING
     for spec in device_rules.specs:
-        if spec.metric not in values:
+        value = values.get(spec.metric, missing)
+        if value is missing:
             continue  # nothing to say about this rule: its state does not move
         key = (device_id, spec.code)
         state = states.get(key)
         if state is None:
             state = states[key] = rules.State()
-        outcome = rules.evaluate(spec, state, values, at)
-        if outcome == rules.FIRE:
+        outcome = advance(spec, state, value, at)
+        if outcome is None:
+            continue
+        if outcome == fire:
+            if firing is None:
+                firing = {}
             firing.setdefault(spec.alarm_type, []).append(spec)
-        elif outcome == rules.CLEAR:
+        elif outcome == clear:
+            if clearing is None:
+                clearing = set()
             clearing.add(spec.alarm_type)
-    if not firing and not clearing:
+    if firing is None and clearing is None:
         return
+    firing = firing or {}
+    clearing = clearing or set()
     empty = rules.State()
 
     def is_active(spec) -> bool:
         return states.get((device_id, spec.code), empty).active
 
     for alarm_type, fired in firing.items():
-        # The alarm's severity: the worst rule of its type that is active now.
-        active = [s for s in device_rules.by_type[alarm_type] if is_active(s)]
-        worst = max(active or fired, key=lambda s: s.rank)
-        trigger = max(fired, key=lambda s: s.rank)
-        metric_def = device.device_type.metrics.get(trigger.metric, {})
-        details = {
-            "rule": trigger.code,
-            "metric": trigger.metric,
-            "metric_name": metric_def.get("name", trigger.metric),
-            "value": values.get(trigger.metric),
-            "threshold": trigger.text_value
-            if trigger.operator in ("is", "true")
-            else trigger.threshold,
-            "observed_at": at.isoformat(),
-        }
-        for extra in ("confidence", "event", validation.SNAPSHOT_KEY, "wq_class", "black_odour"):
-            if extra in values:
-                details[extra] = values[extra]
+        of_type = device_rules.by_type[alarm_type]
+        if len(of_type) == 1:
+            worst = trigger = fired[0]
+        else:
+            # The alarm's severity: the worst rule of its type that is active now.
+            active = [s for s in of_type if is_active(s)]
+            worst = max(active or fired, key=_rank)
+            trigger = max(fired, key=_rank)
         book.fire(
             device,
             alarm_type=alarm_type,
             name=worst.alarm_name,
             severity=worst.severity,
             at=at,
-            details=details,
+            details=partial(_alarm_details, device, trigger, values, at),
             values=values,
             snapshot=reading.snapshot,
         )
     for alarm_type in clearing - set(firing):
         if not any(is_active(s) for s in device_rules.by_type[alarm_type]):
             book.clear(device, alarm_type, at, "恢复正常（回差）")
+
+
+def _needs_seen(device: Device, now: datetime) -> bool:
+    """Write the device's last-seen time at most once a ``SEEN_EVERY`` (and whenever it comes
+    back online): a device reporting every few seconds would otherwise rewrite its row, and its
+    indexes, with every batch. Silence is judged in minutes, so the minute lost is nothing."""
+    last = device.last_seen_at
+    return (
+        device.state != DeviceState.ONLINE
+        or last is None
+        or not timedelta(0) <= now - last < SEEN_EVERY
+    )
+
+
+def _rank(spec: rules.RuleSpec) -> int:
+    return spec.rank
+
+
+def _alarm_details(device: Device, trigger: rules.RuleSpec, values: dict, at: datetime) -> dict:
+    """What an alarm shows of the reading that raised or last refreshed it."""
+    metric_def = device.device_type.metrics.get(trigger.metric, {})
+    details = {
+        "rule": trigger.code,
+        "metric": trigger.metric,
+        "metric_name": metric_def.get("name", trigger.metric),
+        "value": values.get(trigger.metric),
+        "threshold": trigger.text_value
+        if trigger.operator in ("is", "true")
+        else trigger.threshold,
+        "observed_at": at.isoformat(),
+    }
+    for extra in ("confidence", "event", validation.SNAPSHOT_KEY, "wq_class", "black_odour"):
+        if extra in values:
+            details[extra] = values[extra]
+    return details
 
 
 # --- dead letters -------------------------------------------------------------------------------
@@ -599,6 +680,7 @@ def check_silent_devices(now: datetime | None = None) -> dict[str, int]:
                 )
             book.flush()
             Device.objects.filter(pk__in=[d.pk for d in silent]).update(state=DeviceState.OFFLINE)
+            store.bump_versions(d.pk for d in silent)
             offline = len(silent)
         expired = _expire_event_alarms(now)
     return {"offline": offline, "expired": expired}
@@ -625,6 +707,7 @@ def _expire_event_alarms(now: datetime) -> int:
             book.clear(alarm.device, alarm_type, now, f"{minutes} 分钟内未再发生")
             count += 1
         book.flush()
+        store.bump_versions({a.device_id for a in stale})
     return count
 
 

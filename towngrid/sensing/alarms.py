@@ -9,17 +9,17 @@ and the audit trail can point at them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
 from towngrid.core import audit
 from towngrid.core.db import insert_row
 
+from . import policies, store
 from .models import ACTIVE_STATUSES, SEVERITY_RANK, Alarm, AlarmStatus, Device
-
-UPDATE_FIELDS = ["severity", "status", "last_seen_at", "count", "details", "cleared_at", "version"]
 
 
 def cleared_status(alarm: Alarm) -> str:
@@ -30,18 +30,47 @@ def cleared_status(alarm: Alarm) -> str:
     )
 
 
+def load_active(device_ids: Iterable[int]) -> dict[tuple[int, str], Alarm]:
+    """The active alarms of these devices, by (device id, alarm type)."""
+    ids = list(device_ids)
+    active: dict[tuple[int, str], Alarm] = {}
+    quote = connection.ops.quote_name
+    statuses = ", ".join(["%s"] * len(ACTIVE_STATUSES))
+    for i in range(0, len(ids), store.CHUNK):
+        # Raw: a thousand ids through ``device_id__in`` cost more in the ORM's per-value
+        # preparation than the query itself.
+        sql = (
+            f"SELECT * FROM {quote(Alarm._meta.db_table)} WHERE {quote('status')} IN "
+            f"({statuses}) AND {quote('device_id')} IN ({store.id_list(ids[i : i + store.CHUNK])})"
+        )
+        for alarm in Alarm.objects.raw(sql, list(ACTIVE_STATUSES)):
+            active[(alarm.device_id, alarm.alarm_type)] = alarm
+    return active
+
+
 class AlarmBook:
-    def __init__(self, device_ids: Iterable[int]) -> None:
-        ids = list(device_ids)
-        self.active: dict[tuple[int, str], Alarm] = {}
-        if ids:
-            for alarm in Alarm.objects.filter(device_id__in=ids, status__in=ACTIVE_STATUSES):
-                self.active[(alarm.device_id, alarm.alarm_type)] = alarm
+    def __init__(
+        self,
+        device_ids: Iterable[int] = (),
+        *,
+        active: dict[tuple[int, str], Alarm] | None = None,
+    ) -> None:
+        """The active alarms of ``device_ids`` (loaded), or ``active`` as given (the ingest
+        state cache's)."""
+        self.active = load_active(device_ids) if active is None else active
+        # Each alarm's version as stored: writes check it (``write_alarms``), so an alarm that
+        # someone else changed meanwhile (acknowledged, cleared) is never overwritten.
+        self.base: dict[int, int] = {a.pk: a.version for a in self.active.values()}
         self.changed: dict[int, Alarm] = {}
+        # Refreshed alarms' latest details, not made yet (see ``fire``).
+        self.pending: dict[int, Callable[[], dict]] = {}
         self.raised: list[Alarm] = []
         self.cleared: list[Alarm] = []
-        # Alarms raised or refreshed in this batch, with the values and snapshot that did it.
-        self.touched: dict[int, tuple[Alarm, Device, dict, bytes | None]] = {}
+        # Alarms without a case that met a case policy at some reading of this batch: the
+        # first such reading (values, snapshot, time) and the policy. Judged at each reading,
+        # not at the end of the batch: a spike that eases (or clears) later in the same batch
+        # still makes its case, exactly as if the readings had come one batch each.
+        self.to_case: dict[int, tuple[Alarm, Device, dict, bytes | None, datetime, Any]] = {}
 
     def has_active(self, device_id: int, alarm_type: str) -> bool:
         return (device_id, alarm_type) in self.active
@@ -54,13 +83,18 @@ class AlarmBook:
         name: str,
         severity: str,
         at: datetime,
-        details: dict,
+        details: dict | Callable[[], dict],
         values: dict,
         snapshot: bytes | None = None,
     ) -> Alarm:
-        key = (device.pk, alarm_type)
+        """Raise or refresh. ``details`` may be a function that makes them: a refresh only keeps
+        the latest, made once at ``settle`` (an active alarm is refreshed by every reading past
+        its threshold, and most refreshes are overtaken within the batch)."""
+        key = (device.id, alarm_type)
         alarm = self.active.get(key)
         if alarm is None:
+            if callable(details):
+                details = details()
             alarm = Alarm(
                 device=device,
                 alarm_type=alarm_type,
@@ -75,6 +109,7 @@ class AlarmBook:
                 grid_code=device.grid_code,
             )
             insert_row(alarm)
+            self.base[alarm.pk] = alarm.version
             self.active[key] = alarm
             self.raised.append(alarm)
             audit.record(
@@ -90,49 +125,101 @@ class AlarmBook:
             if SEVERITY_RANK[severity] != SEVERITY_RANK[alarm.severity]:
                 alarm.details = {**alarm.details, "previous_severity": alarm.severity}
                 alarm.severity = severity
-            alarm.details = {**alarm.details, **details}
+            if callable(details):
+                self.pending[alarm.pk] = details
+            else:
+                self.pending.pop(alarm.pk, None)
+                alarm.details = {**alarm.details, **details}
             alarm.version += 1
             self.changed[alarm.pk] = alarm
-        self.touched[alarm.pk] = (alarm, device, values, snapshot)
+        if alarm.case_id is None and alarm.pk not in self.to_case:
+            policy = policies.matching_policy(alarm, values)
+            if policy is not None:
+                self.to_case[alarm.pk] = (alarm, device, values, snapshot, at, policy)
         return alarm
 
     def clear(self, device: Device, alarm_type: str, at: datetime, reason: str) -> Alarm | None:
-        alarm = self.active.pop((device.pk, alarm_type), None)
+        alarm = self.active.pop((device.id, alarm_type), None)
         if alarm is None:
             return None
+        self._settle(alarm)
         alarm.status = cleared_status(alarm)
         alarm.cleared_at = at
         alarm.details = {**alarm.details, "cleared_by": reason}
         alarm.version += 1
         # Written at once, not at flush: the same type may be raised again later in this batch,
         # and the one-active-alarm constraint must see this one cleared first.
-        write_alarms([alarm])
+        write_alarms([alarm], self.base)
+        self.base[alarm.pk] = alarm.version
         self.changed.pop(alarm.pk, None)
         self.cleared.append(alarm)
-        # Stays in ``touched``: an alarm raised and cleared within one batch (a short gas leak)
+        # Stays in ``to_case``: an alarm raised and cleared within one batch (a short gas leak)
         # still gets its case.
         audit.record(
             None, "sensing.alarm_clear", alarm, changes={"status": alarm.status}, reason=reason
         )
         return alarm
 
+    def _settle(self, alarm: Alarm) -> None:
+        make = self.pending.pop(alarm.pk, None)
+        if make is not None:
+            alarm.details = {**alarm.details, **make()}
+
+    def settle(self) -> None:
+        """Make the details of every refreshed alarm (before anyone reads them)."""
+        for alarm in self.changed.values():
+            self._settle(alarm)
+
     def flush(self) -> None:
+        self.settle()
         if self.changed:
-            write_alarms(list(self.changed.values()))
+            write_alarms(list(self.changed.values()), self.base)
+            for alarm in self.changed.values():
+                self.base[alarm.pk] = alarm.version
             self.changed.clear()
 
 
-def write_alarms(alarms: list[Alarm]) -> None:
-    """UPDATE the lifecycle fields of many alarms with one prepared statement (``executemany``);
-    ``bulk_update``'s CASE expressions cost more than the rest of a batch."""
-    conn = connection
-    meta = Alarm._meta
-    fields = [meta.get_field(name) for name in UPDATE_FIELDS]
-    quote = conn.ops.quote_name
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s"
+def write_alarms(alarms: list[Alarm], base: dict[int, int]) -> None:
+    """UPDATE the lifecycle fields of many alarms in one statement per chunk (``store.write_rows``;
+    ``bulk_update``'s CASE expressions and the fields' per-value preparation cost more than the
+    rest of a batch), each only if its stored version is still ``base[pk]``: otherwise someone
+    changed it meanwhile and ``store.StaleState`` is raised (the batch is redone from the
+    database)."""
+    when, blob, json_ph = store.adapters()
+    quote = connection.ops.quote_name
+    columns = ["severity", "status", "last_seen_at", "count", "details", "cleared_at", "version"]
     rows = [
-        [f.get_db_prep_save(getattr(a, f.attname), conn) for f in fields] + [a.pk] for a in alarms
+        (
+            a.pk,
+            base[a.pk],
+            a.severity,
+            a.status,
+            when(a.last_seen_at),
+            a.count,
+            blob(a.details),
+            when(a.cleared_at),
+            a.version,
+        )
+        for a in alarms
     ]
-    with conn.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    table = quote(Alarm._meta.db_table)
+    if connection.vendor == "sqlite":
+        sets = ", ".join(f"{quote(c)} = %s" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s AND {quote('version')} = %s",
+                [(*row[2:], row[0], row[1]) for row in rows],
+            )
+            written = cursor.rowcount
+    else:
+        sets = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+        written = store.write_rows(
+            f"UPDATE {table} SET {sets} FROM (",
+            f"%s::bigint, %s::integer, %s, %s, %s::timestamptz, %s::integer, {json_ph}, "
+            "%s::timestamptz, %s::integer",
+            rows,
+            f") AS v ({quote('id')}, base, {', '.join(quote(c) for c in columns)}) "
+            f"WHERE {table}.{quote('id')} = v.{quote('id')} AND {table}.{quote('version')} = v.base",
+        )
+    if written != len(rows):
+        raise store.StaleState("告警已被其他操作修改。")

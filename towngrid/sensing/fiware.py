@@ -46,7 +46,8 @@ EVENT_KINDS = {
 
 
 def is_entity(obj: dict) -> bool:
-    return isinstance(obj.get("id"), str) and obj["id"].startswith(URN_PREFIX) and "type" in obj
+    # "type" first: compact messages have none, and this runs for every reading.
+    return "type" in obj and isinstance(obj.get("id"), str) and obj["id"].startswith(URN_PREFIX)
 
 
 def _urn_id(value: Any) -> str:

@@ -204,6 +204,9 @@ class LatestValue(models.Model):
     )
     observed_at = models.DateTimeField(_("观测时间"))
     values = models.JSONField(_("数值"), default=dict)
+    # Counts the writes of this device's ingest state (sensing/state.py): a process that kept
+    # the state in memory checks it to know nobody else wrote meanwhile.
+    version = models.PositiveIntegerField(default=0, editable=False)
 
     scope_field = "device__grid_code"
     department_field = "device__owner_department"

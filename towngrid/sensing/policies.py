@@ -113,11 +113,20 @@ def _snapshot_bytes(alarm: Alarm, snapshot: bytes | None) -> bytes | None:
     return None
 
 
-def apply(alarm: Alarm, device: Device, values: dict, snapshot: bytes | None, at: datetime):
-    """Give the alarm its case if a policy says so; returns the case (new or joined) or None."""
+def apply(
+    alarm: Alarm,
+    device: Device,
+    values: dict,
+    snapshot: bytes | None,
+    at: datetime,
+    *,
+    policy: CasePolicy | None = None,
+):
+    """Give the alarm its case if a policy says so (``policy``: the one that matched when the
+    reading came); returns the case (new or joined) or None."""
     if alarm.case_id is not None:
         return None
-    policy = matching_policy(alarm, values)
+    policy = policy or matching_policy(alarm, values)
     if policy is None:
         return None
     from towngrid.cases import actions as case_actions

@@ -13,10 +13,13 @@ the threshold and the clear threshold: nothing changes) or ``None`` (not applica
 
 from __future__ import annotations
 
+import operator as op_
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from .models import FALLING_OPERATORS, RISING_OPERATORS, SEVERITY_RANK, Operator
 
@@ -53,6 +56,9 @@ class RuleSpec:
     severity: str
     alarm_type: str
     alarm_name: str
+    # The condition compiled once per rule (``compile_condition``): evaluated for every reading.
+    test: Callable[[Any], bool | None] = field(compare=False, repr=False)
+    is_rate: bool = False
 
     @property
     def rank(self) -> int:
@@ -80,6 +86,8 @@ def spec_of(rule) -> RuleSpec:
         severity=rule.severity,
         alarm_type=rule.alarm_type,
         alarm_name=rule.alarm_name or rule.name,
+        test=compile_condition(rule.operator, rule.threshold, rule.text_value),
+        is_rate=rule.operator in RATE_OPERATORS,
     )
 
 
@@ -148,34 +156,58 @@ def _number(value) -> float | None:
     return None
 
 
-def condition(spec: RuleSpec, value) -> bool | None:
-    """Does the value meet the rule's condition? None when the value is of the wrong kind."""
-    op = spec.operator
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    Operator.GT: op_.gt,
+    Operator.RATE_GT: op_.gt,
+    Operator.GE: op_.ge,
+    Operator.LT: op_.lt,
+    Operator.RATE_LT: op_.lt,
+    Operator.LE: op_.le,
+    Operator.EQ: op_.eq,
+    Operator.NE: op_.ne,
+}
+
+
+def _slow_condition(op: str, threshold: float | None, text_value: str, value) -> bool | None:
+    """The condition for any value (the compiled tests' fallback for the uncommon kinds)."""
     if op == Operator.IS:
-        return value == spec.text_value
+        return value == text_value
     if op == Operator.TRUE:
         return bool(value) if isinstance(value, bool | int | float) else None
     number = _number(value)
-    if number is None or spec.threshold is None:
+    if number is None or threshold is None:
         if op == Operator.EQ and isinstance(value, str):
-            return value == spec.text_value
+            return value == text_value
         if op == Operator.NE and isinstance(value, str):
-            return value != spec.text_value
+            return value != text_value
         return None
-    t = spec.threshold
-    if op in (Operator.GT, Operator.RATE_GT):
-        return number > t
-    if op == Operator.GE:
-        return number >= t
-    if op in (Operator.LT, Operator.RATE_LT):
-        return number < t
-    if op == Operator.LE:
-        return number <= t
-    if op == Operator.EQ:
-        return number == t
-    if op == Operator.NE:
-        return number != t
-    return None
+    compare = _COMPARE.get(op)
+    return compare(number, threshold) if compare is not None else None
+
+
+def compile_condition(
+    op: str, threshold: float | None, text_value: str
+) -> Callable[[Any], bool | None]:
+    """value → does it meet the condition (None: a value of the wrong kind). A closure per rule,
+    with a fast path for the plain numbers that nearly every reading carries."""
+    if op == Operator.IS:
+        return lambda value: value == text_value
+    compare = _COMPARE.get(op)
+    if compare is None or threshold is None:
+        return lambda value: _slow_condition(op, threshold, text_value, value)
+
+    def test(value) -> bool | None:
+        kind = type(value)
+        if kind is float or kind is int:
+            return compare(value, threshold)
+        return _slow_condition(op, threshold, text_value, value)
+
+    return test
+
+
+def condition(spec: RuleSpec, value) -> bool | None:
+    """Does the value meet the rule's condition? None when the value is of the wrong kind."""
+    return spec.test(value)
 
 
 def cleared(spec: RuleSpec, value) -> bool:
@@ -196,8 +228,12 @@ def evaluate(spec: RuleSpec, state: State, values: dict, at: datetime) -> str | 
     """Advance ``state`` by one reading; set ``state.dirty`` when it changed."""
     if spec.metric not in values:
         return None
-    value = values[spec.metric]
-    if spec.operator in RATE_OPERATORS:
+    return advance(spec, state, values[spec.metric], at)
+
+
+def advance(spec: RuleSpec, state: State, value: Any, at: datetime) -> str | None:
+    """``evaluate`` for a reading that has the rule's metric (its value)."""
+    if spec.is_rate:
         number = _number(value)
         if number is None:
             return None
@@ -208,31 +244,32 @@ def evaluate(spec: RuleSpec, state: State, values: dict, at: datetime) -> str | 
             return None
         # Change per minute since the previous reading.
         value = (number - previous) / ((at - previous_at).total_seconds() / 60.0)
-    met = condition(spec, value)
-    if met is None:
-        return None
-    if met:
-        state.consecutive += 1
-        if state.since is None:
-            state.since = at
-        state.dirty = True
-        if state.active:
-            return FIRE
-        if state.consecutive >= spec.repeat_count and at - state.since >= spec.duration:
-            state.active = True
-            return FIRE
-        return None
-    if state.consecutive or state.since is not None:
-        state.consecutive, state.since = 0, None
-        state.dirty = True
-    if not state.active:
-        return None
-    if spec.is_event:
-        state.active = False
-        state.dirty = True
-        return None
-    if cleared(spec, value):
-        state.active = False
-        state.dirty = True
-        return CLEAR
-    return HOLD
+    met = spec.test(value)
+    if not met:
+        if met is None:
+            return None
+        # The common case, by far: the condition does not hold and nothing was pending.
+        if state.consecutive or state.since is not None:
+            state.consecutive, state.since = 0, None
+            state.dirty = True
+        if not state.active:
+            return None
+        if spec.is_event:
+            state.active = False
+            state.dirty = True
+            return None
+        if cleared(spec, value):
+            state.active = False
+            state.dirty = True
+            return CLEAR
+        return HOLD
+    state.consecutive += 1
+    if state.since is None:
+        state.since = at
+    state.dirty = True
+    if state.active:
+        return FIRE
+    if state.consecutive >= spec.repeat_count and at - state.since >= spec.duration:
+        state.active = True
+        return FIRE
+    return None

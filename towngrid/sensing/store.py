@@ -1,154 +1,298 @@
-"""The hot-path writes of ingestion in plain SQL (one prepared statement per batch via
-``executemany``): observations, rule states and latest values. The ORM's bulk paths
-(``bulk_create(update_conflicts=True)``, ``bulk_update``) cost more than the rest of a batch;
-these statements are the same on SQLite and PostgreSQL (``ON CONFLICT … DO UPDATE``)."""
+"""The hot-path reads and writes of ingestion in plain SQL: observations, rule states, latest
+values, device last-seen. The ORM's bulk paths (``bulk_create(update_conflicts=True)``,
+``bulk_update``, ``filter(pk__in=[...])`` over a thousand ids, model instances for rows that are
+read once) cost more than the rest of a batch (bench/ingest.py). The statements are the same on
+SQLite and PostgreSQL (``ON CONFLICT … DO UPDATE``, ``RETURNING``); JSON is written and read with
+orjson, whose text both databases store as Django's JSONField would."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+import orjson
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
-from .models import LatestValue, Observation, RuleState
+from .models import Device, DeviceState, LatestValue, Observation, RuleState
 from .rules import State
 
 CHUNK = 500
 # Rows per multi-row INSERT: 5 parameters each, well under SQLite's 32,766 variables.
 INSERT_CHUNK = 400
+LATEST_CHUNK = 2000  # 3 parameters each
+
+
+def _conn():
+    # The real connection object: every attribute read through the ``connection`` proxy costs a
+    # thread-local lookup.
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
+    return _conn().ops.quote_name(name)
 
 
-def _adapters():
-    """(datetime → DB value, JSON → DB value) for the current connection. SQLite gets the exact
-    text Django itself stores (naive UTC, ``str()``; ``json.dumps``) without the per-value
-    field machinery; other backends go through the fields."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    if conn.vendor == "sqlite":
+def json_text(value) -> str:
+    return orjson.dumps(value).decode()
+
+
+def adapters() -> tuple[Callable[[datetime | None], object], Callable[[object], str], str]:
+    """(datetime → DB value, JSON → DB text, the JSON placeholder) for the current connection.
+    SQLite gets the text Django itself stores (naive UTC, ``str()``) without the per-value field
+    machinery; PostgreSQL takes aware datetimes and casts the JSON text to jsonb."""
+    if _conn().vendor == "sqlite":
 
         def when(value: datetime | None):
             return None if value is None else str(value.astimezone(UTC).replace(tzinfo=None))
 
-        def blob(value) -> str:
-            return json.dumps(value, ensure_ascii=False)
+        return when, json_text, "%s"
+    return (lambda value: value), json_text, "%s::jsonb"
 
-        return when, blob
-    values_field = Observation._meta.get_field("values")
-    return conn.ops.adapt_datetimefield_value, lambda v: values_field.get_db_prep_save(v, conn)
+
+def from_db_datetime(value) -> datetime | None:
+    """A datetime read with a raw cursor: SQLite gives naive UTC (or its text), PostgreSQL an
+    aware value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def from_db_json(value):
+    """A JSON column read with a raw cursor (text on both databases as Django configures them)."""
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def id_list(ids: Iterable[int]) -> str:
+    """Integer primary keys inlined as ``1,2,3``: one statement for a thousand devices without a
+    thousand bound parameters (ids are ints from our own tables, so nothing to escape)."""
+    return ",".join(str(int(i)) for i in ids)
+
+
+class _SomeSkipped(Exception):
+    pass
 
 
 def insert_observations(
     rows: list[tuple[int, datetime, str, dict]], received: datetime
 ) -> set[tuple[int, str]]:
     """rows: (device id, observed at, message id, values). Returns the (device id, message id)
-    pairs actually inserted: ``ON CONFLICT DO NOTHING`` skips a message already stored (by
-    another process a moment ago, too) without failing the batch."""
-    conn = connections[DEFAULT_DB_ALIAS]
-    when, blob = _adapters()
+    pairs NOT inserted because they were stored already (by another process a moment ago, too):
+    ``ON CONFLICT DO NOTHING`` skips them without failing the batch.
+
+    The common case, nothing stored before, is one prepared ``executemany`` (as fast as a raw
+    insert); only when its row count says some were skipped is it rolled back to a savepoint and
+    redone with ``RETURNING``, to learn which."""
+    if not rows:
+        return set()
+    conn = _conn()
+    when, blob, json_ph = adapters()
     at = when(received)
     head = (
         f"INSERT INTO {_q(Observation._meta.db_table)} ({_q('device_id')}, {_q('observed_at')}, "
         f"{_q('received_at')}, {_q('message_id')}, {_q('values')}) VALUES "
     )
+    one = f"(%s, %s, %s, %s, {json_ph})"
+    params = [(device_id, when(t), at, mid, blob(v)) for device_id, t, mid, v in rows]
+    try:
+        with transaction.atomic(), conn.cursor() as cursor:
+            cursor.executemany(f"{head}{one} ON CONFLICT DO NOTHING", params)
+            if cursor.rowcount != len(rows):
+                raise _SomeSkipped
+        return set()
+    except _SomeSkipped:
+        pass
     tail = f" ON CONFLICT DO NOTHING RETURNING {_q('device_id')}, {_q('message_id')}"
     inserted: set[tuple[int, str]] = set()
     with conn.cursor() as cursor:
-        for i in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[i : i + INSERT_CHUNK]
-            params: list = []
-            for device_id, t, mid, v in chunk:
-                params.extend((device_id, when(t), at, mid, blob(v)))
-            cursor.execute(head + ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk)) + tail, params)
-            inserted.update((row[0], row[1]) for row in cursor.fetchall())
-    return inserted
+        for i in range(0, len(params), INSERT_CHUNK):
+            chunk = params[i : i + INSERT_CHUNK]
+            cursor.execute(
+                head + ", ".join([one] * len(chunk)) + tail, [x for row in chunk for x in row]
+            )
+            inserted.update(map(tuple, cursor.fetchall()))
+    return {(device_id, mid) for device_id, _t, mid, _v in rows} - inserted
 
 
 def stored_pairs(pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (device id, message id) pairs are stored already (row-value IN: one index probe
-    per pair on both databases)."""
-    found: set[tuple[int, str]] = set()
-    conn = connections[DEFAULT_DB_ALIAS]
+    """Which (device id, message id) pairs are stored already: one index probe per pair, the
+    pairs passed as two arrays (PostgreSQL, where the pre-check runs; see
+    ``actions._deduplicate``) rather than thousands of bound parameters."""
+    if not pairs:
+        return set()
+    table = _q(Observation._meta.db_table)
     sql = (
-        f"SELECT {_q('device_id')}, {_q('message_id')} FROM {_q(Observation._meta.db_table)} "
-        f"WHERE ({_q('device_id')}, {_q('message_id')}) IN (VALUES "
+        f"SELECT o.{_q('device_id')}, o.{_q('message_id')} FROM {table} o "
+        f"JOIN unnest(%s::bigint[], %s::text[]) AS p (device_id, message_id) "
+        f"ON o.{_q('device_id')} = p.device_id AND o.{_q('message_id')} = p.message_id"
     )
-    with conn.cursor() as cursor:
+    if _conn().vendor != "postgresql":
+        sql = (
+            f"SELECT {_q('device_id')}, {_q('message_id')} FROM {table} "
+            f"WHERE ({_q('device_id')}, {_q('message_id')}) IN (VALUES "
+        )
+    found: set[tuple[int, str]] = set()
+    with _conn().cursor() as cursor:
+        if _conn().vendor == "postgresql":
+            cursor.execute(sql, [[p[0] for p in pairs], [p[1] for p in pairs]])
+            found.update(map(tuple, cursor.fetchall()))
+            return found
         for i in range(0, len(pairs), CHUNK):
             chunk = pairs[i : i + CHUNK]
             params = [x for pair in chunk for x in pair]
             cursor.execute(sql + ", ".join(["(%s, %s)"] * len(chunk)) + ")", params)
-            found.update((row[0], row[1]) for row in cursor.fetchall())
+            found.update(map(tuple, cursor.fetchall()))
     return found
 
 
+def _select_by_device(table: str, columns: list[str], device_ids: list[int]) -> list[tuple]:
+    cols = ", ".join(_q(c) for c in columns)
+    rows: list[tuple] = []
+    with _conn().cursor() as cursor:
+        for i in range(0, len(device_ids), CHUNK):
+            cursor.execute(
+                f"SELECT {cols} FROM {_q(table)} "
+                f"WHERE {_q('device_id')} IN ({id_list(device_ids[i : i + CHUNK])})"
+            )
+            rows.extend(cursor.fetchall())
+    return rows
+
+
 def load_states(device_ids: list[int]) -> dict[tuple[int, str], State]:
+    columns = ["device_id", "rule_code", "consecutive", "since", "active", "last_value", "last_at"]
     out: dict[tuple[int, str], State] = {}
-    for i in range(0, len(device_ids), CHUNK):
-        rows = RuleState.objects.filter(device_id__in=device_ids[i : i + CHUNK]).values_list(
-            "device_id", "rule_code", "consecutive", "since", "active", "last_value", "last_at"
+    for device_id, code, consecutive, since, active, last_value, last_at in _select_by_device(
+        RuleState._meta.db_table, columns, device_ids
+    ):
+        out[(device_id, code)] = State(
+            consecutive,
+            from_db_datetime(since),
+            bool(active),
+            last_value,
+            from_db_datetime(last_at),
         )
-        for device_id, code, consecutive, since, active, last_value, last_at in rows:
-            out[(device_id, code)] = State(consecutive, since, active, last_value, last_at)
     return out
 
 
+class StaleState(Exception):
+    """A device's state (latest value, rule states, alarms) changed in the database since this
+    process read it: the batch is rolled back and done again from the database."""
+
+
+def write_rows(head: str, placeholders: str, rows: list[tuple], tail: str = "") -> int:
+    """``head VALUES (placeholders)[, …] tail`` for many rows: one prepared statement run with
+    ``executemany`` on SQLite (in process, no round trips), multi-row VALUES in chunks on
+    PostgreSQL (one round trip and one plan per chunk instead of one per row). ``tail`` may refer
+    to the values as ``v`` when ``head`` is an ``UPDATE … FROM (`` (see ``update_rows``)."""
+    if not rows:
+        return 0
+    conn = _conn()
+    with conn.cursor() as cursor:
+        if conn.vendor == "sqlite":
+            cursor.executemany(f"{head} VALUES ({placeholders}){tail}", rows)
+            return cursor.rowcount
+        per_chunk = max(1, 30_000 // len(rows[0]))  # well under PostgreSQL's 65,535 parameters
+        one = f"({placeholders})"
+        written = 0
+        for i in range(0, len(rows), per_chunk):
+            chunk = rows[i : i + per_chunk]
+            cursor.execute(
+                f"{head} VALUES {', '.join([one] * len(chunk))}{tail}",
+                [x for row in chunk for x in row],
+            )
+            written += cursor.rowcount
+        return written
+
+
 def write_states(states: dict[tuple[int, str], State]) -> None:
-    when, _ = _adapters()
+    when = adapters()[0]
     rows = []
     for (device_id, code), s in states.items():
         if not s.dirty:
             continue
         rows.append(
-            (
-                device_id,
-                code,
-                s.consecutive,
-                when(s.since),
-                s.active,
-                s.last_value,
-                when(s.last_at),
-            )
+            (device_id, code, s.consecutive, when(s.since), s.active, s.last_value, when(s.last_at))
         )
         s.dirty = False
-    if not rows:
-        return
     cols = ["device_id", "rule_code", "consecutive", "since", "active", "last_value", "last_at"]
     updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[2:])
-    sql = (
-        f"INSERT INTO {_q(RuleState._meta.db_table)} ({', '.join(_q(c) for c in cols)}) "
-        f"VALUES ({', '.join(['%s'] * len(cols))}) "
-        f"ON CONFLICT ({_q('device_id')}, {_q('rule_code')}) DO UPDATE SET {updates}"
+    write_rows(
+        f"INSERT INTO {_q(RuleState._meta.db_table)} ({', '.join(_q(c) for c in cols)})",
+        "%s, %s, %s, %s, %s, %s, %s",
+        rows,
+        f" ON CONFLICT ({_q('device_id')}, {_q('rule_code')}) DO UPDATE SET {updates}",
     )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
-def load_latest(device_ids: list[int]) -> dict[int, tuple[datetime, dict]]:
-    out: dict[int, tuple[datetime, dict]] = {}
-    for i in range(0, len(device_ids), CHUNK):
-        rows = LatestValue.objects.filter(device_id__in=device_ids[i : i + CHUNK]).values_list(
-            "device_id", "observed_at", "values"
+def load_latest(device_ids: list[int]) -> dict[int, tuple[datetime, dict, int]]:
+    """device id → (observed at, values, version) of its latest value row."""
+    return {
+        device_id: (from_db_datetime(observed_at), from_db_json(values), version)
+        for device_id, observed_at, values, version in _select_by_device(
+            LatestValue._meta.db_table,
+            ["device_id", "observed_at", "values", "version"],
+            device_ids,
         )
-        for device_id, observed_at, values in rows:
-            out[device_id] = (observed_at, values)
-    return out
+    }
 
 
-def write_latest(rows: list[tuple[int, datetime, dict]]) -> None:
-    """Upsert the newest reading per device; a concurrent writer's newer value is kept."""
+def write_latest(rows: list[tuple[int, datetime, dict]]) -> dict[int, int]:
+    """Upsert the newest reading per device, counting each write in the row's ``version``.
+    Returns device id → new version for the rows written; a device missing from the answer was
+    not written, because the stored value is newer (another writer's: the caller's state is
+    stale)."""
     if not rows:
-        return
-    when, blob = _adapters()
+        return {}
+    when, blob, json_ph = adapters()
     table = _q(LatestValue._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({_q('device_id')}, {_q('observed_at')}, {_q('values')}) "
-        f"VALUES (%s, %s, %s) ON CONFLICT ({_q('device_id')}) DO UPDATE SET "
-        f"{_q('observed_at')} = excluded.{_q('observed_at')}, {_q('values')} = excluded.{_q('values')} "
-        f"WHERE excluded.{_q('observed_at')} >= {table}.{_q('observed_at')}"
+    head = (
+        f"INSERT INTO {table} ({_q('device_id')}, {_q('observed_at')}, {_q('values')}, "
+        f"{_q('version')}) VALUES "
     )
-    params = [(device_id, when(t), blob(v)) for device_id, t, v in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+    one = f"(%s, %s, {json_ph}, 1)"
+    tail = (
+        f" ON CONFLICT ({_q('device_id')}) DO UPDATE SET "
+        f"{_q('observed_at')} = excluded.{_q('observed_at')}, "
+        f"{_q('values')} = excluded.{_q('values')}, {_q('version')} = {table}.{_q('version')} + 1 "
+        f"WHERE excluded.{_q('observed_at')} >= {table}.{_q('observed_at')} "
+        f"RETURNING {_q('device_id')}, {_q('version')}"
+    )
+    versions: dict[int, int] = {}
+    with _conn().cursor() as cursor:
+        for i in range(0, len(rows), LATEST_CHUNK):
+            chunk = rows[i : i + LATEST_CHUNK]
+            params: list = []
+            for device_id, t, v in chunk:
+                params.extend((device_id, when(t), blob(v)))
+            cursor.execute(head + ", ".join([one] * len(chunk)) + tail, params)
+            versions.update(cursor.fetchall())
+    return versions
+
+
+def bump_versions(device_ids: Iterable[int]) -> None:
+    """Tell every process's ingest state cache that these devices' alarms changed outside
+    ingestion (the heartbeat sweep, expiry): their next batch reads them from the database."""
+    ids = list(device_ids)
+    table = _q(LatestValue._meta.db_table)
+    with _conn().cursor() as cursor:
+        for i in range(0, len(ids), CHUNK):
+            cursor.execute(
+                f"UPDATE {table} SET {_q('version')} = {_q('version')} + 1 "
+                f"WHERE {_q('device_id')} IN ({id_list(ids[i : i + CHUNK])})"
+            )
+
+
+def mark_seen(device_ids: list[int], at: datetime) -> None:
+    """The devices reported: last seen now, online."""
+    when = adapters()[0]
+    table = _q(Device._meta.db_table)
+    with _conn().cursor() as cursor:
+        for i in range(0, len(device_ids), CHUNK):
+            cursor.execute(
+                f"UPDATE {table} SET {_q('last_seen_at')} = %s, {_q('state')} = %s "
+                f"WHERE {_q('id')} IN ({id_list(device_ids[i : i + CHUNK])})",
+                [when(at), DeviceState.ONLINE],
+            )

@@ -37,6 +37,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=BEIJING)
 # Metrics computed by the platform, never accepted from a device.
 DERIVED_METRICS = frozenset({"wq_class", "black_odour"})
 SNAPSHOT_KEY = "snapshot"
+MESSAGE_KEYS = frozenset({"id", "device", "time", "values", "battery"})
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG"
 
@@ -163,7 +164,14 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    kind = type(value)
+    if kind is int:
+        return True  # ints are exact at any size (math.isfinite would overflow past 1e308)
+    if kind is float:
+        return math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def content_id(device_code: str, time_text: str, values: Any) -> str:
@@ -187,48 +195,94 @@ def decode_snapshot(value: Any) -> tuple[bytes | None, str]:
     return data, ""
 
 
+NUMBER, BOOL, IMAGE, TEXT = "number", "bool", "image", "text"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricCheck:
+    """One metric of a device type, ready to check values against."""
+
+    kind: str
+    label: str
+    low: float | None
+    high: float | None
+    choices: frozenset | None
+
+
+# id(metrics dict) → (the dict, its checks): a device type's metrics are checked for every
+# reading, so their definitions are read once per dict (the device cache reloads the dict, and
+# with it the checks, when the type changes).
+_compiled: dict[int, tuple[dict, dict[str, MetricCheck]]] = {}
+
+
+def metric_checks(metrics: dict) -> dict[str, MetricCheck]:
+    entry = _compiled.get(id(metrics))
+    if entry is not None and entry[0] is metrics:
+        return entry[1]
+    checks = {}
+    for name, spec in metrics.items():
+        choices = spec.get("choices")
+        checks[name] = MetricCheck(
+            # The module's own strings: the checks compare kinds by identity.
+            {NUMBER: NUMBER, BOOL: BOOL, IMAGE: IMAGE}.get(spec.get("kind", NUMBER), TEXT),
+            spec.get("name", name),
+            spec.get("min"),
+            spec.get("max"),
+            frozenset(choices) if choices else None,
+        )
+    if len(_compiled) > 1024:
+        _compiled.clear()
+    _compiled[id(metrics)] = (metrics, checks)
+    return checks
+
+
 def check_values(values: Any, metrics: dict) -> tuple[dict, list[dict], bytes | None]:
     """Check every metric against the device type's definition: known, of its kind, in range."""
     if not isinstance(values, dict) or not values:
         return {}, [reason("values", "缺少观测值（values 必须是非空对象）。")], None
+    checks = metric_checks(metrics)
     out: dict = {}
     problems: list[dict] = []
     snapshot = None
     for name, value in values.items():
-        where = f"values.{name}"
-        if name in DERIVED_METRICS:
-            problems.append(reason(where, f"指标 {name} 由平台计算，不能上报。"))
+        check = checks.get(name)
+        if check is None or name in DERIVED_METRICS:
+            where = f"values.{name}"
+            if name in DERIVED_METRICS:
+                problems.append(reason(where, f"指标 {name} 由平台计算，不能上报。"))
+            else:
+                problems.append(reason(where, f"设备类型没有指标 {name}。"))
             continue
-        spec = metrics.get(name)
-        if spec is None:
-            problems.append(reason(where, f"设备类型没有指标 {name}。"))
-            continue
-        kind = spec.get("kind", "number")
-        label = spec.get("name", name)
-        if kind == "number":
+        kind = check.kind
+        if kind is NUMBER:
             if not _finite(value):
-                problems.append(reason(where, f"{label} 必须是有限数值。"))
+                problems.append(reason(f"values.{name}", f"{check.label} 必须是有限数值。"))
                 continue
-            low, high = spec.get("min"), spec.get("max")
+            low, high = check.low, check.high
             if (low is not None and value < low) or (high is not None and value > high):
-                problems.append(reason(where, f"{label} 超出量程 {low}–{high}：{value}。"))
+                problems.append(
+                    reason(f"values.{name}", f"{check.label} 超出量程 {low}–{high}：{value}。")
+                )
                 continue
-        elif kind == "bool":
-            if not isinstance(value, bool):
-                problems.append(reason(where, f"{label} 必须是 true 或 false。"))
+        elif kind is BOOL:
+            if value is not True and value is not False:
+                problems.append(reason(f"values.{name}", f"{check.label} 必须是 true 或 false。"))
                 continue
-        elif kind == "image":
+        elif kind is IMAGE:
             snapshot, error = decode_snapshot(value)
             if error:
-                problems.append(reason(where, error))
+                problems.append(reason(f"values.{name}", error))
             continue  # stored as a file, not in the values
         else:  # text
             if not isinstance(value, str) or not value or len(value) > MAX_TEXT_VALUE:
-                problems.append(reason(where, f"{label} 必须是 1–{MAX_TEXT_VALUE} 字的文本。"))
+                problems.append(
+                    reason(f"values.{name}", f"{check.label} 必须是 1–{MAX_TEXT_VALUE} 字的文本。")
+                )
                 continue
-            choices = spec.get("choices")
-            if choices and value not in choices:
-                problems.append(reason(where, f"{label} 的取值 {value} 不在允许范围内。"))
+            if check.choices is not None and value not in check.choices:
+                problems.append(
+                    reason(f"values.{name}", f"{check.label} 的取值 {value} 不在允许范围内。")
+                )
                 continue
         out[name] = value
     return out, problems, snapshot
@@ -297,7 +351,7 @@ def validate(
     else:
         values, value_problems, snapshot = check_values(raw_values, device.device_type.metrics)
     problems.extend(value_problems)
-    unknown = set(obj) - {"id", "device", "time", "values", "battery"}
+    unknown = obj.keys() - MESSAGE_KEYS
     for key in sorted(unknown):
         problems.append(reason(key, f"无法识别的字段 {key}。"))
     if problems:
