@@ -41,6 +41,24 @@ def test_redelivery_is_stored_once(make_device):
     assert Observation.objects.count() == 1
 
 
+def test_a_reused_message_id_at_another_time_is_a_new_reading(make_device):
+    """Devices reuse their message ids (a counter reset by a reboot): only an exact copy, the
+    same id at the same time, is a redelivery."""
+    gas = make_device("gas_detector")
+    actions.ingest([msg(gas, 0, {"lel": 1.0}, mid="seq-1")], transport="mqtt", at=NOW)
+    again = actions.ingest(
+        [msg(gas, 30, {"lel": 2.0}, mid="seq-1"), msg(gas, 0, {"lel": 1.0}, mid="seq-1")],
+        transport="mqtt",
+        at=NOW,
+    )
+    assert (again.stored, again.duplicates) == (1, 1)
+    assert sorted(Observation.objects.filter(device=gas).values_list("values__lel", flat=True)) == [
+        1.0,
+        2.0,
+    ]
+    assert LatestValue.objects.get(device=gas).values["lel"] == 2.0
+
+
 def test_out_of_order_is_accepted_by_its_own_time(make_device):
     wq = make_device("water_quality")
     actions.ingest([msg(wq, 10, {"ph": 7.5})], transport="http", at=NOW)

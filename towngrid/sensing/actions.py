@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
@@ -265,36 +265,25 @@ def ingest(
             if attempt == STORE_ATTEMPTS - 1:
                 raise
         except IntegrityError:
-            # Another process stored some of these messages (or raised the same alarm) between
-            # our pre-check and our insert: check again and retry.
+            # Another process raised the same alarm meanwhile (one active alarm per device and
+            # type): done again from the database, which now has it.
             if attempt == STORE_ATTEMPTS - 1:
                 raise
-            fresh, more = _deduplicate(fresh)
-            duplicates += more
     result.duplicates += duplicates
     return result
 
 
 def _deduplicate(readings: list[validation.Reading]) -> tuple[list[validation.Reading], int]:
-    """Drop repeats within the batch, and (PostgreSQL) messages stored before. On SQLite the
-    insert's ``ON CONFLICT DO NOTHING`` on (device, message_id) finds those for free; on
-    PostgreSQL the partitioned table's unique key also holds the time, so a message id reused
-    with another time is caught only by this pre-check."""
-    seen: set[tuple[int, str]] = set()
+    """Drop repeats within the batch (the same device, message id and time). Copies stored
+    before are skipped by the insert's ``ON CONFLICT DO NOTHING`` on the same key."""
+    seen: set[tuple[int, str, datetime]] = set()
     unique: list[validation.Reading] = []
     for r in readings:
-        key = (r.device.pk, r.message_id)
+        key = (r.device.id, r.message_id, r.observed_at)
         if key not in seen:
             seen.add(key)
             unique.append(r)
-    duplicates = len(readings) - len(unique)
-    if not unique or connection.vendor == "sqlite":
-        return unique, duplicates
-    stored = store.stored_pairs(list(seen))
-    if stored:
-        fresh = [r for r in unique if (r.device.pk, r.message_id) not in stored]
-        return fresh, duplicates + len(unique) - len(fresh)
-    return unique, duplicates
+    return unique, len(readings) - len(unique)
 
 
 def _save_snapshot(reading: validation.Reading) -> str:
@@ -356,7 +345,7 @@ def _store(
     )
     if skipped:
         # Stored already (a redelivery, or another process a moment ago): not again.
-        fresh = [r for r in fresh if (r.device.id, r.message_id) not in skipped]
+        fresh = [r for r in fresh if (r.device.id, r.message_id, r.observed_at) not in skipped]
         result.duplicates += result.stored - len(fresh)
         result.stored = len(fresh)
         if not fresh:

@@ -167,9 +167,11 @@ class Device(models.Model):
 
 
 class Observation(models.Model):
-    """One reading at its own time. On PostgreSQL the table is range-partitioned by month on
-    ``observed_at`` (migration 0002), so the uniqueness of message ids includes the time there:
-    see docs/sensing.md."""
+    """One reading at its own time, identified by (device, message id, time): a redelivery is
+    an exact copy and is stored once, while a device that reuses its message ids (a counter
+    reset by a reboot) loses no reading. On PostgreSQL the table is range-partitioned by month on
+    ``observed_at`` (migration 0002), whose unique keys must hold the time anyway: see
+    docs/sensing.md."""
 
     # No index of its own: (device, observed_at) serves every lookup by device.
     device = models.ForeignKey(
@@ -189,7 +191,9 @@ class Observation(models.Model):
         verbose_name_plural = _("观测数据")
         indexes = [models.Index(fields=["device", "observed_at"], name="sensing_obs_device_time")]
         constraints = [
-            models.UniqueConstraint(fields=["device", "message_id"], name="sensing_obs_unique_msg")
+            models.UniqueConstraint(
+                fields=["device", "message_id", "observed_at"], name="sensing_obs_unique_msg"
+            )
         ]
 
     def __str__(self) -> str:

@@ -78,10 +78,10 @@ class _SomeSkipped(Exception):
 
 def insert_observations(
     rows: list[tuple[int, datetime, str, dict]], received: datetime
-) -> set[tuple[int, str]]:
-    """rows: (device id, observed at, message id, values). Returns the (device id, message id)
-    pairs NOT inserted because they were stored already (by another process a moment ago, too):
-    ``ON CONFLICT DO NOTHING`` skips them without failing the batch.
+) -> set[tuple[int, str, datetime]]:
+    """rows: (device id, observed at, message id, values). Returns the (device id, message id,
+    observed at) of the rows NOT inserted because they were stored already (by another process a
+    moment ago, too): ``ON CONFLICT DO NOTHING`` skips them without failing the batch.
 
     The common case, nothing stored before, is one prepared ``executemany`` (as fast as a raw
     insert); only when its row count says some were skipped is it rolled back to a savepoint and
@@ -105,47 +105,19 @@ def insert_observations(
         return set()
     except _SomeSkipped:
         pass
-    tail = f" ON CONFLICT DO NOTHING RETURNING {_q('device_id')}, {_q('message_id')}"
-    inserted: set[tuple[int, str]] = set()
+    tail = (
+        f" ON CONFLICT DO NOTHING RETURNING {_q('device_id')}, {_q('message_id')}, "
+        f"{_q('observed_at')}"
+    )
+    inserted: set[tuple[int, str, datetime]] = set()
     with conn.cursor() as cursor:
         for i in range(0, len(params), INSERT_CHUNK):
             chunk = params[i : i + INSERT_CHUNK]
             cursor.execute(
                 head + ", ".join([one] * len(chunk)) + tail, [x for row in chunk for x in row]
             )
-            inserted.update(map(tuple, cursor.fetchall()))
-    return {(device_id, mid) for device_id, _t, mid, _v in rows} - inserted
-
-
-def stored_pairs(pairs: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (device id, message id) pairs are stored already: one index probe per pair, the
-    pairs passed as two arrays (PostgreSQL, where the pre-check runs; see
-    ``actions._deduplicate``) rather than thousands of bound parameters."""
-    if not pairs:
-        return set()
-    table = _q(Observation._meta.db_table)
-    sql = (
-        f"SELECT o.{_q('device_id')}, o.{_q('message_id')} FROM {table} o "
-        f"JOIN unnest(%s::bigint[], %s::text[]) AS p (device_id, message_id) "
-        f"ON o.{_q('device_id')} = p.device_id AND o.{_q('message_id')} = p.message_id"
-    )
-    if _conn().vendor != "postgresql":
-        sql = (
-            f"SELECT {_q('device_id')}, {_q('message_id')} FROM {table} "
-            f"WHERE ({_q('device_id')}, {_q('message_id')}) IN (VALUES "
-        )
-    found: set[tuple[int, str]] = set()
-    with _conn().cursor() as cursor:
-        if _conn().vendor == "postgresql":
-            cursor.execute(sql, [[p[0] for p in pairs], [p[1] for p in pairs]])
-            found.update(map(tuple, cursor.fetchall()))
-            return found
-        for i in range(0, len(pairs), CHUNK):
-            chunk = pairs[i : i + CHUNK]
-            params = [x for pair in chunk for x in pair]
-            cursor.execute(sql + ", ".join(["(%s, %s)"] * len(chunk)) + ")", params)
-            found.update(map(tuple, cursor.fetchall()))
-    return found
+            inserted.update((d, m, from_db_datetime(t)) for d, m, t in cursor.fetchall())
+    return {(device_id, mid, t) for device_id, t, mid, _v in rows} - inserted
 
 
 def _select_by_device(table: str, columns: list[str], device_ids: list[int]) -> list[tuple]:
