@@ -336,7 +336,7 @@ def _store(
     if not fresh:
         return result
     for r in fresh:
-        if r.device.device_type.code == WATER_QUALITY:
+        if r.type_code == WATER_QUALITY:
             water.derive(r.values)
         if r.snapshot:
             r.values[validation.SNAPSHOT_KEY] = _save_snapshot(r)
@@ -353,39 +353,40 @@ def _store(
 
     by_device: dict[int, list[validation.Reading]] = defaultdict(list)
     for r in fresh:
-        by_device[r.device.pk].append(r)
+        by_device[r.device.id].append(r)
     device_ids = list(by_device)
     entries = state.cache.take(device_ids)
     missing = [i for i in device_ids if i not in entries]
     if missing:
         entries.update(state.load(missing))
-    states: dict[tuple[int, str], rules.State] = {}
     active: dict[tuple[int, str], Alarm] = {}
     for entry in entries.values():
-        states.update(entry.states)
         active.update(entry.alarms)
     book = AlarmBook(active=active)
     latest_rows: list[tuple[int, datetime, dict]] = []
     battery_changed: list[Device] = []
+    for_device = rules.cache.for_device
 
     for device_id, items in by_device.items():
         if len(items) > 1:
-            items.sort(key=lambda r: r.observed_at)
+            items.sort(key=_observed_at)
         device = items[0].device
+        entry = entries[device_id]
         # The device reported: it is online again.
         if book.has_active(device_id, OFFLINE_ALARM):
             book.clear(device, OFFLINE_ALARM, now, "设备恢复上报")
-        previous = entries[device_id].latest
+        previous = entry.latest
         newest_at = previous[0] if previous else None
         merged: dict = dict(previous[1]) if previous else {}
         newest = None
-        device_rules = rules.cache.for_device(device_id, device.device_type_id)
+        device_rules = for_device(device_id, device.device_type_id)
+        specs = device_rules.specs
         for r in items:
             if newest_at is not None and r.observed_at <= newest_at:
                 continue  # late: stored, but the state has moved past it
             newest, newest_at = r, r.observed_at
-            if device_rules.specs:
-                _run_rules(device, device_rules, states, book, r)
+            if specs:
+                _run_rules(device, device_rules, entry.states, book, r)
             # The latest value of every metric, each from the newest reading that had it.
             merged.update(r.values)
         if newest is not None:
@@ -394,7 +395,7 @@ def _store(
                 device.battery = newest.battery
                 battery_changed.append(device)
 
-    store.write_states(states)
+    store.write_states(entries)
     versions = store.write_latest(latest_rows)
     for device_id, newest_at, merged in latest_rows:
         entry = entries[device_id]
@@ -418,29 +419,33 @@ def _store(
     result.alarms_cleared = len(book.cleared)
     # What this batch leaves is what the next one starts from: kept once it has committed.
     for entry in entries.values():
-        entry.states, entry.alarms = {}, {}
-    for key, rule_state in states.items():
-        entries[key[0]].states[key] = rule_state
+        entry.alarms = {}
     for key, alarm in book.active.items():
         entries[key[0]].alarms[key] = alarm
     transaction.on_commit(partial(state.cache.put, entries))
     return result
 
 
-def _run_rules(device: Device, device_rules, states, book: AlarmBook, reading) -> None:
+def _observed_at(reading: validation.Reading) -> datetime:
+    return reading.observed_at
+
+
+def _run_rules(
+    device: Device, device_rules, states: dict[str, rules.State], book: AlarmBook, reading
+) -> None:
+    """Advance the device's rule states (by rule code) by one reading; fire and clear alarms."""
     firing: dict[str, list[rules.RuleSpec]] | None = None
     clearing: set[str] | None = None
-    values, at, device_id = reading.values, reading.observed_at, device.id
+    values, at = reading.values, reading.observed_at
     advance, fire, clear, missing = rules.advance, rules.FIRE, rules.CLEAR, _MISSING
     for spec in device_rules.specs:
         value = values.get(spec.metric, missing)
         if value is missing:
             continue  # nothing to say about this rule: its state does not move
-        key = (device_id, spec.code)
-        state = states.get(key)
-        if state is None:
-            state = states[key] = rules.State()
-        outcome = advance(spec, state, value, at)
+        rule_state = states.get(spec.code)
+        if rule_state is None:
+            rule_state = states[spec.code] = rules.State()
+        outcome = advance(spec, rule_state, value, at)
         if outcome is None:
             continue
         if outcome == fire:
@@ -458,7 +463,7 @@ def _run_rules(device: Device, device_rules, states, book: AlarmBook, reading) -
     empty = rules.State()
 
     def is_active(spec) -> bool:
-        return states.get((device_id, spec.code), empty).active
+        return states.get(spec.code, empty).active
 
     for alarm_type, fired in firing.items():
         of_type = device_rules.by_type[alarm_type]

@@ -39,7 +39,7 @@ class Entry:
 
     version: int = 0
     latest: tuple[datetime, dict] | None = None
-    states: dict[tuple[int, str], State] = field(default_factory=dict)
+    states: dict[str, State] = field(default_factory=dict)  # by rule code
     alarms: dict[tuple[int, str], Alarm] = field(default_factory=dict)
 
 
@@ -79,8 +79,8 @@ def load(device_ids: list[int]) -> dict[int, Entry]:
     for device_id, (observed_at, values, version) in store.load_latest(device_ids).items():
         entry = entries[device_id]
         entry.version, entry.latest = version, (observed_at, values)
-    for key, rule_state in store.load_states(device_ids).items():
-        entries[key[0]].states[key] = rule_state
+    for (device_id, code), rule_state in store.load_states(device_ids).items():
+        entries[device_id].states[code] = rule_state
     for key, alarm in alarms.load_active(device_ids).items():
         entries[key[0]].alarms[key] = alarm
     return entries

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
@@ -43,7 +44,8 @@ def adapters() -> tuple[Callable[[datetime | None], object], Callable[[object], 
     if _conn().vendor == "sqlite":
 
         def when(value: datetime | None):
-            return None if value is None else str(value.astimezone(UTC).replace(tzinfo=None))
+            # str() of the naive UTC time, without making it: the aware ISO form less "+00:00".
+            return None if value is None else value.astimezone(UTC).isoformat(" ")[:-6]
 
         return when, json_text, "%s"
     return (lambda value: value), json_text, "%s::jsonb"
@@ -179,16 +181,26 @@ def write_rows(head: str, placeholders: str, rows: list[tuple], tail: str = "") 
         return written
 
 
-def write_states(states: dict[tuple[int, str], State]) -> None:
+def write_states(entries: dict[int, Any]) -> None:
+    """Write the rule states that changed; ``entries``: device id → ``state.Entry``."""
     when = adapters()[0]
     rows = []
-    for (device_id, code), s in states.items():
-        if not s.dirty:
-            continue
-        rows.append(
-            (device_id, code, s.consecutive, when(s.since), s.active, s.last_value, when(s.last_at))
-        )
-        s.dirty = False
+    for device_id, entry in entries.items():
+        for code, s in entry.states.items():
+            if not s.dirty:
+                continue
+            rows.append(
+                (
+                    device_id,
+                    code,
+                    s.consecutive,
+                    when(s.since),
+                    s.active,
+                    s.last_value,
+                    when(s.last_at),
+                )
+            )
+            s.dirty = False
     cols = ["device_id", "rule_code", "consecutive", "since", "active", "last_value", "last_at"]
     updates = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[2:])
     write_rows(

@@ -42,7 +42,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG"
 
 
-@dataclass
+@dataclass(slots=True)
 class Reading:
     """One valid message, ready to store."""
 
@@ -53,6 +53,7 @@ class Reading:
     battery: float | None = None
     snapshot: bytes | None = None
     state: str = ""  # a FIWARE Device entity's deviceState
+    type_code: str = ""  # the device type's code
 
 
 @dataclass
@@ -299,34 +300,31 @@ def validate(
     """Check one decoded message. ``lookup(code)`` returns the Device or None; ``bound_device``
     is the device the transport authenticated (HTTP) or the topic named (MQTT): a message for
     another device is refused."""
-    original = obj
-
-    def rejected(reasons: list[dict], device_code: str = "") -> Rejected:
-        # The raw text is only rendered for a rejection: accepted dicts never pay for it.
-        return Rejected(raw or _text(original), reasons, device_code)
-
     if not isinstance(obj, dict):
-        return rejected([reason("", "报文必须是 JSON 对象。")])
+        return Rejected(raw or _text(obj), [reason("", "报文必须是 JSON 对象。")])
+    original = obj
     state = ""
-    if fiware.is_entity(obj):
+    if "type" in obj and fiware.is_entity(obj):
         converted, problems = fiware.to_compact(obj)
         if problems:
-            return rejected(problems, fiware.device_code_of(obj))
+            return Rejected(raw or _text(original), problems, fiware.device_code_of(obj))
         obj = converted
         state = obj.pop("_state", "")
-    problems = []
     code = obj.get("device")
     if code is None and bound_device is not None:
         code = bound_device.code
     if not isinstance(code, str) or not code:
-        return rejected([reason("device", "缺少设备编码。")])
+        return Rejected(raw or _text(original), [reason("device", "缺少设备编码。")])
     if bound_device is not None and code != bound_device.code:
-        return rejected([reason("device", f"报文设备 {code} 与认证设备不符。")], code)
+        return Rejected(
+            raw or _text(original), [reason("device", f"报文设备 {code} 与认证设备不符。")], code
+        )
     device = lookup(code)
     if device is None:
-        return rejected([reason("device", f"未登记的设备：{code}。")], code)
+        return Rejected(raw or _text(original), [reason("device", f"未登记的设备：{code}。")], code)
     if not device.is_active:
-        return rejected([reason("device", f"设备 {code} 已停用。")], code)
+        return Rejected(raw or _text(original), [reason("device", f"设备 {code} 已停用。")], code)
+    problems = []
     time_text = obj.get("time")
     observed_at = parse_time(time_text)
     if observed_at is None:
@@ -336,34 +334,39 @@ def validate(
     elif observed_at < EARLIEST:
         problems.append(reason("time", "观测时间早于 2000 年。"))
     message_id = obj.get("id")
-    if message_id is not None and (
-        not isinstance(message_id, str | int) or isinstance(message_id, bool)
-    ):
-        problems.append(reason("id", "消息编号必须是文本或整数。"))
-    elif message_id is not None and not 0 < len(str(message_id)) <= MAX_MESSAGE_ID:
-        problems.append(reason("id", f"消息编号长度须为 1–{MAX_MESSAGE_ID}。"))
+    if message_id is not None:
+        kind = type(message_id)
+        if kind is not str and (kind is bool or not isinstance(message_id, str | int)):
+            problems.append(reason("id", "消息编号必须是文本或整数。"))
+        elif not 0 < len(str(message_id)) <= MAX_MESSAGE_ID:
+            problems.append(reason("id", f"消息编号长度须为 1–{MAX_MESSAGE_ID}。"))
     battery = obj.get("battery")
     if battery is not None and (not _finite(battery) or not 0 <= battery <= 100):
         problems.append(reason("battery", "电量必须是 0–100 之间的数值。"))
+    device_type = device.device_type
     raw_values = obj.get("values")
     if raw_values == {} and state:  # a FIWARE Device entity: a heartbeat with no readings
-        values, value_problems, snapshot = {}, [], None
+        values, snapshot = {}, None
     else:
-        values, value_problems, snapshot = check_values(raw_values, device.device_type.metrics)
-    problems.extend(value_problems)
-    unknown = obj.keys() - MESSAGE_KEYS
-    for key in sorted(unknown):
-        problems.append(reason(key, f"无法识别的字段 {key}。"))
+        values, value_problems, snapshot = check_values(raw_values, device_type.metrics)
+        if value_problems:
+            problems.extend(value_problems)
+    if not obj.keys() <= MESSAGE_KEYS:
+        for key in sorted(obj.keys() - MESSAGE_KEYS):
+            problems.append(reason(key, f"无法识别的字段 {key}。"))
     if problems:
-        return rejected(problems, code)
+        return Rejected(raw or _text(original), problems, code)
     if message_id is None:
         message_id = content_id(code, str(time_text), raw_values)
+    elif type(message_id) is not str:
+        message_id = str(message_id)
     return Reading(
-        device=device,
-        message_id=str(message_id),
-        observed_at=observed_at,
-        values=values,
-        battery=float(battery) if battery is not None else None,
-        snapshot=snapshot,
-        state=state,
+        device,
+        message_id,
+        observed_at,
+        values,
+        float(battery) if battery is not None else None,
+        snapshot,
+        state,
+        device_type.code,
     )
