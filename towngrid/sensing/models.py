@@ -173,7 +173,8 @@ class Observation(models.Model):
     ``observed_at`` (migration 0002), whose unique keys must hold the time anyway: see
     docs/sensing.md."""
 
-    # No index of its own: (device, observed_at) serves every lookup by device.
+    # No index of its own: the unique key (device, observed_at, message_id) serves every lookup
+    # by device.
     device = models.ForeignKey(
         Device, on_delete=models.CASCADE, related_name="observations", db_index=False
     )
@@ -189,10 +190,11 @@ class Observation(models.Model):
         ordering = ["device", "observed_at"]
         verbose_name = _("观测数据")
         verbose_name_plural = _("观测数据")
-        indexes = [models.Index(fields=["device", "observed_at"], name="sensing_obs_device_time")]
+        # One index: the identity, ordered to serve every lookup of a device's readings by
+        # time as well (a second index would double the cost of every insert).
         constraints = [
             models.UniqueConstraint(
-                fields=["device", "message_id", "observed_at"], name="sensing_obs_unique_msg"
+                fields=["device", "observed_at", "message_id"], name="sensing_obs_unique_msg"
             )
         ]
 
