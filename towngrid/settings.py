@@ -122,7 +122,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # re-reading them from the file system with SQLite's 2 MB default (bench/ingest.py).
         "init_command": (
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; "
-            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"
+            "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=10000;"
         ),
         "transaction_mode": "IMMEDIATE",
     }

@@ -231,23 +231,29 @@ def ingest(
     now = at or timezone.now()
     parsed = list(validation.explode(messages))
     bound_code = device.code if device is not None else topic_device_code(topic)
-    devices.load(
-        [c for c in (_code_hint(p.obj) for p in parsed) if c] + ([bound_code] if bound_code else [])
-    )
+    codes = {bound_code} if bound_code else set()
+    for item in parsed:
+        obj = item.obj
+        if type(obj) is dict:
+            code = obj.get("device")
+            if code is None or "type" in obj:
+                code = _code_hint(obj)
+            if type(code) is str:
+                codes.add(code)
+    devices.load(codes)
     bound = device
     if bound is None and bound_code:
         bound = devices.get(bound_code) or Device(code=bound_code)
 
     readings: list[validation.Reading] = []
     rejected: list[validation.Rejected] = []
+    validate, lookup, refused = validation.validate, devices.get, validation.Rejected
     for item in parsed:
         if item.reasons:
-            rejected.append(validation.Rejected(item.raw, item.reasons, bound_code or ""))
+            rejected.append(refused(item.raw, list(item.reasons), bound_code or ""))
             continue
-        outcome = validation.validate(
-            item.obj, raw=item.raw, lookup=devices.get, now=now, bound_device=bound
-        )
-        if isinstance(outcome, validation.Rejected):
+        outcome = validate(item.obj, raw=item.raw, lookup=lookup, now=now, bound_device=bound)
+        if type(outcome) is refused:
             rejected.append(outcome)
         else:
             readings.append(outcome)
@@ -445,6 +451,14 @@ def _run_rules(
         rule_state = states.get(spec.code)
         if rule_state is None:
             rule_state = states[spec.code] = rules.State()
+        elif (
+            not spec.is_rate
+            and not rule_state.active
+            and not rule_state.consecutive
+            and rule_state.since is None
+            and spec.test(value) is False
+        ):
+            continue  # the common case, idle and still idle: ``advance`` would change nothing
         outcome = advance(spec, rule_state, value, at)
         if outcome is None:
             continue

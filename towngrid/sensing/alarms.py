@@ -61,6 +61,7 @@ class AlarmBook:
         # Each alarm's version as stored: writes check it (``write_alarms``), so an alarm that
         # someone else changed meanwhile (acknowledged, cleared) is never overwritten.
         self.base: dict[int, int] = {a.pk: a.version for a in self.active.values()}
+        self.with_policy = policies.cache.alarm_types()
         self.changed: dict[int, Alarm] = {}
         # Refreshed alarms' latest details, not made yet (see ``fire``).
         self.pending: dict[int, Callable[[], dict]] = {}
@@ -132,7 +133,11 @@ class AlarmBook:
                 alarm.details = {**alarm.details, **details}
             alarm.version += 1
             self.changed[alarm.pk] = alarm
-        if alarm.case_id is None and alarm.pk not in self.to_case:
+        if (
+            alarm.case_id is None
+            and alarm_type in self.with_policy
+            and alarm.pk not in self.to_case
+        ):
             policy = policies.matching_policy(alarm, values)
             if policy is not None:
                 self.to_case[alarm.pk] = (alarm, device, values, snapshot, at, policy)

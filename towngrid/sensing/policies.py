@@ -37,6 +37,11 @@ class PolicyCache:
         with self._lock:
             self._loaded_at = 0.0
 
+    def alarm_types(self) -> frozenset[str]:
+        """The alarm types that have a policy (read once per batch: most alarms have none)."""
+        self.for_type("")
+        return frozenset(self._by_type)
+
     def for_type(self, alarm_type: str) -> list[CasePolicy]:
         with self._lock:
             if time.monotonic() - self._loaded_at > CACHE_SECONDS:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,13 +63,13 @@ class Rejected:
     device_code: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Parsed:
     """A raw item after JSON decoding: the object, or the reason it is not one."""
 
     raw: str
     obj: Any = None
-    reasons: list[dict] = field(default_factory=list)
+    reasons: list[dict] | tuple = ()  # a shared empty tuple: most items have no reason
 
 
 def reason(field_name: str, message: str) -> dict:
