@@ -63,6 +63,7 @@ class AlarmBook:
         self.base: dict[int, int] = {a.pk: a.version for a in self.active.values()}
         self.with_policy = policies.cache.alarm_types()
         self.changed: dict[int, Alarm] = {}
+        self.cleared_unwritten: dict[tuple[int, str], Alarm] = {}
         # Refreshed alarms' latest details, not made yet (see ``fire``).
         self.pending: dict[int, Callable[[], dict]] = {}
         self.raised: list[Alarm] = []
@@ -96,6 +97,13 @@ class AlarmBook:
         if alarm is None:
             if callable(details):
                 details = details()
+            cleared = self.cleared_unwritten.pop(key, None)
+            if cleared is not None:
+                # Raised again after a clear in this batch: the one-active-alarm constraint must
+                # see that one cleared before this one is inserted.
+                write_alarms([cleared], self.base)
+                self.base[cleared.pk] = cleared.version
+                self.changed.pop(cleared.pk, None)
             alarm = Alarm(
                 device=device,
                 alarm_type=alarm_type,
@@ -152,11 +160,10 @@ class AlarmBook:
         alarm.cleared_at = at
         alarm.details = {**alarm.details, "cleared_by": reason}
         alarm.version += 1
-        # Written at once, not at flush: the same type may be raised again later in this batch,
-        # and the one-active-alarm constraint must see this one cleared first.
-        write_alarms([alarm], self.base)
-        self.base[alarm.pk] = alarm.version
-        self.changed.pop(alarm.pk, None)
+        # Written at flush with the refreshes, or at once if the same type is raised again
+        # later in this batch (``fire``).
+        self.changed[alarm.pk] = alarm
+        self.cleared_unwritten[(device.id, alarm_type)] = alarm
         self.cleared.append(alarm)
         # Stays in ``to_case``: an alarm raised and cleared within one batch (a short gas leak)
         # still gets its case.
@@ -182,6 +189,7 @@ class AlarmBook:
             for alarm in self.changed.values():
                 self.base[alarm.pk] = alarm.version
             self.changed.clear()
+            self.cleared_unwritten.clear()
 
 
 def write_alarms(alarms: list[Alarm], base: dict[int, int]) -> None:
