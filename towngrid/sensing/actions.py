@@ -282,6 +282,9 @@ def ingest(
 def _deduplicate(readings: list[validation.Reading]) -> tuple[list[validation.Reading], int]:
     """Drop repeats within the batch (the same device, message id and time). Copies stored
     before are skipped by the insert's ``ON CONFLICT DO NOTHING`` on the same key."""
+    pairs = {(r.device.id, r.message_id) for r in readings}
+    if len(pairs) == len(readings):
+        return readings, 0  # the usual batch: no message id twice, so no repeat
     seen: set[tuple[int, str, datetime]] = set()
     unique: list[validation.Reading] = []
     for r in readings:
@@ -346,8 +349,9 @@ def _store(
             water.derive(r.values)
         if r.snapshot:
             r.values[validation.SNAPSHOT_KEY] = _save_snapshot(r)
+    time_texts: dict[int, object] = {}
     skipped = store.insert_observations(
-        [(r.device.id, r.observed_at, r.message_id, r.values) for r in fresh], now
+        [(r.device.id, r.observed_at, r.message_id, r.values) for r in fresh], now, time_texts
     )
     if skipped:
         # Stored already (a redelivery, or another process a moment ago): not again.
@@ -383,7 +387,9 @@ def _store(
             book.clear(device, OFFLINE_ALARM, now, "设备恢复上报")
         previous = entry.latest
         newest_at = previous[0] if previous else None
-        merged: dict = dict(previous[1]) if previous else {}
+        # Updated in place: the entry is this batch's alone (taken from the cache, or loaded),
+        # and dropped if the batch does not commit.
+        merged: dict = previous[1] if previous else {}
         newest = None
         device_rules = for_device(device_id, device.device_type_id)
         specs = device_rules.specs
@@ -401,7 +407,7 @@ def _store(
                 device.battery = newest.battery
                 battery_changed.append(device)
 
-    store.write_states(entries)
+    store.write_states(entries, time_texts)
     versions = store.write_latest(latest_rows)
     for device_id, newest_at, merged in latest_rows:
         entry = entries[device_id]

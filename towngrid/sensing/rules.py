@@ -128,10 +128,14 @@ class RuleCache:
         self._loaded_at = time.monotonic()
 
     def for_device(self, device_id: int, device_type_id: int) -> DeviceRules:
+        # Without the lock when fresh: this runs for every device of every batch.
+        key = (device_id, device_type_id)
+        found = self._effective.get(key)
+        if found is not None and time.monotonic() - self._loaded_at <= CACHE_SECONDS:
+            return found
         with self._lock:
             if time.monotonic() - self._loaded_at > CACHE_SECONDS:
                 self._load()
-            key = (device_id, device_type_id)
             found = self._effective.get(key)
             if found is None:
                 merged: dict[str, RuleSpec | None] = dict(self._by_type.get(device_type_id, {}))

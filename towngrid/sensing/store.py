@@ -79,7 +79,9 @@ class _SomeSkipped(Exception):
 
 
 def insert_observations(
-    rows: list[tuple[int, datetime, str, dict]], received: datetime
+    rows: list[tuple[int, datetime, str, dict]],
+    received: datetime,
+    texts: dict[int, object] | None = None,
 ) -> set[tuple[int, str, datetime]]:
     """rows: (device id, observed at, message id, values). Returns the (device id, message id,
     observed at) of the rows NOT inserted because they were stored already (by another process a
@@ -98,7 +100,13 @@ def insert_observations(
         f"{_q('received_at')}, {_q('message_id')}, {_q('values')}) VALUES "
     )
     one = f"(%s, %s, %s, %s, {json_ph})"
-    params = [(device_id, when(t), at, mid, blob(v)) for device_id, t, mid, v in rows]
+    params = []
+    for device_id, t, mid, v in rows:
+        text = when(t)
+        if texts is not None:
+            # The same time objects go into the rule states (``write_states``): converted once.
+            texts[id(t)] = text
+        params.append((device_id, text, at, mid, blob(v)))
     try:
         with transaction.atomic(), conn.cursor() as cursor:
             cursor.executemany(f"{head}{one} ON CONFLICT DO NOTHING", params)
@@ -181,23 +189,27 @@ def write_rows(head: str, placeholders: str, rows: list[tuple], tail: str = "") 
         return written
 
 
-def write_states(entries: dict[int, Any]) -> None:
-    """Write the rule states that changed; ``entries``: device id → ``state.Entry``."""
+def write_states(entries: dict[int, Any], texts: dict[int, object] | None = None) -> None:
+    """Write the rule states that changed; ``entries``: device id → ``state.Entry``; ``texts``:
+    the database values of this batch's times by ``id()`` (``insert_observations``; the objects
+    are alive for the whole batch, so their ids are theirs)."""
     when = adapters()[0]
+    texts = texts or {}
     rows = []
     for device_id, entry in entries.items():
         for code, s in entry.states.items():
             if not s.dirty:
                 continue
+            since, last_at = s.since, s.last_at
             rows.append(
                 (
                     device_id,
                     code,
                     s.consecutive,
-                    when(s.since),
+                    None if since is None else texts.get(id(since)) or when(since),
                     s.active,
                     s.last_value,
-                    when(s.last_at),
+                    None if last_at is None else texts.get(id(last_at)) or when(last_at),
                 )
             )
             s.dirty = False
