@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from math import isfinite
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -256,7 +257,10 @@ def check_values(values: Any, metrics: dict) -> tuple[dict, list[dict], bytes | 
             continue
         kind = check.kind
         if kind is NUMBER:
-            if not _finite(value):
+            number_kind = type(value)
+            if not (number_kind is int or (number_kind is float and isfinite(value))) and (
+                not _finite(value)
+            ):
                 problems.append(reason(f"values.{name}", f"{check.label} 必须是有限数值。"))
                 continue
             low, high = check.low, check.high
