@@ -442,6 +442,7 @@ def main() -> None:
             print(f"cases: {args.cases:,} written in {seconds:.1f} s")
             started = time.perf_counter()
             counts = rollups.rebuild(progress=True)
+            rollups.vacuum()  # as `towngrid reports rebuild` does
             print(
                 f"roll-ups rebuilt in {time.perf_counter() - started:.1f} s: "
                 f"{counts['case_rollups']:,} micro-grid rows, {counts['node_rollups']:,} node rows"

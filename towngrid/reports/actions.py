@@ -12,6 +12,7 @@ def rebuild_rollups(*, actor=None, progress: bool = False) -> dict[str, int]:
     """Recompute the roll-ups from the cases, with an audit record of the row counts."""
     counts = rollups.rebuild(progress=progress)
     audit.record(actor, "reports.rebuild", object_type="reports.caserollup", changes=counts)
+    rollups.vacuum()
     return counts
 
 
