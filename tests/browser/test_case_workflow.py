@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .test_grid_map import CHROMIUM_ARGS, REPO, chromium, demo_server  # noqa: F401 (fixtures)
+from .support import CHROMIUM_ARGS, REPO, chromium  # noqa: F401 (fixtures)
+from .test_grid_map import demo_server  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 

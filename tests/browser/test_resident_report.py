@@ -6,6 +6,7 @@ link; the registrar accepts the case in the operations centre; the tracking page
 
 import pytest
 
+from .support import CHROMIUM_ARGS, chromium
 from .test_case_workflow import (
     DESKTOP,
     PHONE,
@@ -15,7 +16,7 @@ from .test_case_workflow import (
     jpeg,
     server,
 )
-from .test_grid_map import CHROMIUM_ARGS, chromium, demo_server
+from .test_grid_map import demo_server
 
 pytestmark = pytest.mark.browser
 

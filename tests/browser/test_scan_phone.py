@@ -12,57 +12,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
-from .test_grid_map import CHROMIUM_ARGS, REPO, _answers, _free_port, chromium  # noqa: F401
+from .support import CHROMIUM_ARGS, REPO, chromium, serve_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "towngrid-demo"
 PHONE = {"width": 390, "height": 844}
-START_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def scan_server(chromium, tmp_path_factory):  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("scan-demo")
-    port = _free_port()
-    drop = {"DATABASE_URL", "TOWNGRID_PRODUCTION", "TOWNGRID_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["TOWNGRID_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    cmd = [sys.executable, "-m", "towngrid", "demo", "--data-dir", str(data_dir), "--port",
-           str(port), "--no-progress", "--cases", "0", "--scale", "0.02"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def output() -> str:
-        log.flush()
-        return log_path.read_text(errors="replace")[-5000:]
-
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"towngrid demo exited with {proc.returncode}:\n{output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"towngrid demo did not answer in {START_TIMEOUT} s:\n{output()}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with serve_demo(tmp_path_factory, "scan-demo") as server:
+        yield server["url"]
 
 
 def _api(base: str, path: str, token: str | None = None, data: dict | None = None) -> dict:

@@ -10,97 +10,28 @@ otherwise into the test's temporary directory.
 
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from .support import CHROMIUM_ARGS, REPO, chromium, serve_demo  # noqa: F401 (fixtures)
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEMO_USER, DEMO_PASSWORD = "leader", "towngrid-demo"
 CASES = 150  # enough for every chart and a figure in most communities; played in ~20 s
 MICRO_GRIDS = 317
 SCALE = "0.02"  # the registry at the test suite's scale: the screens need cases, not houses
-START_TIMEOUT = 600
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return CHROMIUM
+def demo_server(chromium, tmp_path_factory):  # noqa: F811
+    with serve_demo(tmp_path_factory, cases=CASES, scale=SCALE) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def demo_server(chromium, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    port = _free_port()
-    drop = {"DATABASE_URL", "TOWNGRID_PRODUCTION", "TOWNGRID_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["TOWNGRID_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    cmd = [
-        sys.executable, "-m", "towngrid", "demo", "--data-dir", str(data_dir), "--port", str(port),
-        "--no-progress", "--cases", str(CASES), "--scale", SCALE,
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def output() -> str:
-        log.flush()
-        return log_path.read_text(errors="replace")[-5000:]
-
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"towngrid demo exited with {proc.returncode}:\n{output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"towngrid demo did not answer in {START_TIMEOUT} s:\n{output()}")
-            time.sleep(0.5)
-        yield {"url": f"http://127.0.0.1:{port}", "output": output}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
+def browser(chromium):  # noqa: F811
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 

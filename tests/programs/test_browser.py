@@ -10,58 +10,23 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.browser.test_grid_map import CHROMIUM_ARGS, REPO, _answers, _free_port, chromium  # noqa: F401
+from tests.browser.support import CHROMIUM_ARGS, REPO, chromium, serve_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "towngrid-demo"
 PHONE = {"width": 390, "height": 844}
-START_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def programs_server(chromium, tmp_path_factory):  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("programs-demo")
-    port = _free_port()
-    drop = {"DATABASE_URL", "TOWNGRID_PRODUCTION", "TOWNGRID_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["TOWNGRID_DATA_DIR"] = str(data_dir)
-    env["PYTHONUNBUFFERED"] = "1"
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    cmd = [sys.executable, "-m", "towngrid", "demo", "--data-dir", str(data_dir), "--port",
-           str(port), "--no-progress", "--cases", "0", "--scale", "0.02"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def output() -> str:
-        log.flush()
-        return log_path.read_text(errors="replace")[-5000:]
-
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(port):
-            if proc.poll() is not None:
-                pytest.fail(f"towngrid demo exited with {proc.returncode}:\n{output()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"towngrid demo did not answer in {START_TIMEOUT} s:\n{output()}")
-            time.sleep(0.5)
-        yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with serve_demo(tmp_path_factory, "programs-demo") as server:
+        yield server
 
 
 def _login(page, base: str, username: str) -> None:

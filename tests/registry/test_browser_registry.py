@@ -12,42 +12,18 @@ import time
 
 import pytest
 
+from tests.browser.support import chromium, serve_demo
 from tests.browser.test_case_workflow import PHONE, Session, _point_in_my_grid, browser
-from tests.browser.test_grid_map import REPO, _answers, _free_port, chromium
 from towngrid.core.checksums import make_id_number
 
 pytestmark = pytest.mark.browser
-START_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
 def server(chromium, tmp_path_factory):
     """``towngrid demo`` with a small registry (scale 0.02) and no cases, on a free port."""
-    data_dir = tmp_path_factory.mktemp("registry-demo")
-    port = _free_port()
-    drop = {"DATABASE_URL", "TOWNGRID_PRODUCTION", "TOWNGRID_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(TOWNGRID_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
-    log_path = data_dir / "server.log"
-    cmd = [sys.executable, "-m", "towngrid", "demo", "--data-dir", str(data_dir), "--port",
-           str(port), "--no-progress", "--cases", "0", "--scale", "0.02"]  # fmt: skip
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while not _answers(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail(f"towngrid demo did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
+    with serve_demo(tmp_path_factory, "registry-demo") as running:
+        yield running
 
 
 def test_register_and_reveal_on_a_phone(server, browser):

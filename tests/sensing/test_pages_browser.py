@@ -10,49 +10,19 @@ missing, unless CI is set. Screenshots go to the test's temporary directory.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
-from tests.browser.test_grid_map import CHROMIUM_ARGS, REPO, _answers, _free_port, chromium  # noqa: F401
+from tests.browser.support import CHROMIUM_ARGS, chromium, serve_demo  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PASSWORD = "towngrid-demo"
 
 
-START_TIMEOUT = 600
-
-
 @pytest.fixture(scope="module")
 def demo_server(chromium, tmp_path_factory):  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("sensing-demo")
-    port = _free_port()
-    drop = {"DATABASE_URL", "TOWNGRID_PRODUCTION", "TOWNGRID_SECRET_KEY"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env["TOWNGRID_DATA_DIR"] = str(data_dir)
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    cmd = [
-        sys.executable, "-m", "towngrid", "demo", "--data-dir", str(data_dir), "--port", str(port),
-        "--no-progress", "--cases", "0", "--scale", "0.02",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _answers(port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"towngrid demo did not start:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serve_demo(tmp_path_factory, "sensing-demo") as server:
+        yield server
 
 
 @pytest.fixture
