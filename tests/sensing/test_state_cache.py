@@ -144,3 +144,33 @@ def test_stale_twice_in_a_row_is_still_right(make_device, monkeypatch):
     result = feed(gas, 1, {"lel": 61})
     assert result.stored == 1 and calls["n"] == 2
     assert active(gas, "gas_leak").count == 2
+
+
+def test_a_batch_redone_after_a_late_conflict_still_marks_the_device_online(
+    make_device, monkeypatch
+):
+    """The cached device learns "online, seen now" only when the batch commits: a batch rolled
+    back after writing it (here: an alarm changed by someone else, found at the alarm flush)
+    writes it again when it is redone."""
+    from towngrid.sensing import alarms
+    from towngrid.sensing.models import Device
+
+    gas = make_device("gas_detector")
+    feed(gas, 0, {"lel": 60})
+    Device.objects.filter(pk=gas.pk).update(state="offline")
+    actions.clear_caches()
+    real = alarms.write_alarms
+    calls = {"n": 0}
+
+    def conflicting(rows, base):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise store.StaleState("changed meanwhile")
+        return real(rows, base)
+
+    monkeypatch.setattr(alarms, "write_alarms", conflicting)
+    result = feed(gas, 1, {"lel": 61})
+    assert result.stored == 1 and calls["n"] >= 2
+    gas.refresh_from_db()
+    assert gas.state == "online"
+    assert active(gas, "gas_leak").count == 2

@@ -374,7 +374,7 @@ def _store(
         active.update(entry.alarms)
     book = AlarmBook(active=active)
     latest_rows: list[tuple[int, datetime, dict]] = []
-    battery_changed: list[Device] = []
+    battery_changed: list[tuple[Device, float]] = []
     for_device = rules.cache.for_device
 
     for device_id, items in by_device.items():
@@ -404,8 +404,7 @@ def _store(
         if newest is not None:
             latest_rows.append((device_id, newest_at, merged))
             if newest.battery is not None and newest.battery != device.battery:
-                device.battery = newest.battery
-                battery_changed.append(device)
+                battery_changed.append((device, newest.battery))
 
     store.write_states(entries, time_texts)
     versions = store.write_latest(latest_rows)
@@ -416,10 +415,15 @@ def _store(
         entry.version, entry.latest = versions[device_id], (newest_at, merged)
     seen = [items[0].device for items in by_device.values() if _needs_seen(items[0].device, now)]
     store.mark_seen([d.id for d in seen], now)
-    for device in seen:
-        device.last_seen_at, device.state = now, DeviceState.ONLINE
     if battery_changed:
-        Device.objects.bulk_update(battery_changed, ["battery"], batch_size=500)
+        Device.objects.bulk_update(
+            [Device(id=d.id, battery=value) for d, value in battery_changed],
+            ["battery"],
+            batch_size=500,
+        )
+    # The cached devices learn what was written only once it has committed: a batch redone after
+    # a rollback must write it again.
+    transaction.on_commit(partial(_devices_written, seen, battery_changed, now))
 
     book.settle()
     for alarm, device, values, snapshot, at, policy in list(book.to_case.values()):
@@ -507,6 +511,15 @@ def _run_rules(
     for alarm_type in clearing - set(firing):
         if not any(is_active(s) for s in device_rules.by_type[alarm_type]):
             book.clear(device, alarm_type, at, "恢复正常（回差）")
+
+
+def _devices_written(
+    seen: list[Device], battery_changed: list[tuple[Device, float]], now: datetime
+) -> None:
+    for device in seen:
+        device.last_seen_at, device.state = now, DeviceState.ONLINE
+    for device, value in battery_changed:
+        device.battery = value
 
 
 def _needs_seen(device: Device, now: datetime) -> bool:
